@@ -1,0 +1,147 @@
+// The per-thread event dispatcher: edge- or level-triggered epoll watchers,
+// a timer heap, a queue of posted functions woken by an eventfd, and
+// deferred deletions. Public classes (EventLoop, Timer, sockets) sit on it;
+// it is not part of the installed API.
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "system/unique_fd.h"
+#include "tether/detail/object_life.h"
+
+namespace tether::detail {
+
+class Dispatcher;
+
+using Clock = std::chrono::steady_clock;
+
+// One descriptor registered with the dispatcher's epoll set. Owned by the
+// object that owns the descriptor; destroying it unregisters the descriptor,
+// and events already collected for it in the current batch are dropped.
+class Watcher {
+ public:
+  using Callback = std::function<void(std::uint32_t events)>;
+
+  Watcher(Dispatcher& dispatcher, int fd, Callback callback);
+  ~Watcher();
+  Watcher(const Watcher&) = delete;
+  Watcher& operator=(const Watcher&) = delete;
+
+  // Registers (or changes) interest. `events` is a set of EPOLLIN, EPOLLOUT,
+  // EPOLLRDHUP, EPOLLPRI; edge-triggered adds EPOLLET. Returns 0 or an errno.
+  int watch(std::uint32_t events, bool edgeTriggered);
+  // Unregisters the descriptor (it stays open).
+  void unwatch();
+
+  int fd() const { return fd_; }
+  bool isWatching() const { return registered_; }
+  std::uint32_t events() const { return events_; }
+  Dispatcher& dispatcher() const { return *dispatcher_; }
+
+ private:
+  friend class Dispatcher;
+  Dispatcher* dispatcher_;
+  int fd_;
+  Callback callback_;
+  std::uint32_t events_ = 0;
+  bool registered_ = false;
+};
+
+// A timer entry in the dispatcher's heap. Owned by its user (Timer).
+struct TimerRecord {
+  Clock::time_point deadline;
+  std::uint64_t sequence = 0;
+  std::size_t heapIndex = static_cast<std::size_t>(-1);
+  std::function<void()> callback;
+  // Called instead of callback when the dispatcher is destroyed with the
+  // timer still scheduled (for records that own themselves).
+  std::function<void()> abandon;
+
+  bool isScheduled() const { return heapIndex != static_cast<std::size_t>(-1); }
+};
+
+class Dispatcher final : public Poster, public std::enable_shared_from_this<Dispatcher> {
+ public:
+  // The calling thread's dispatcher, created on first use.
+  static std::shared_ptr<Dispatcher> current();
+
+  Dispatcher();
+  ~Dispatcher() override;
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Any thread. Dropped silently once the owning thread has exited.
+  void post(std::function<void()> fn) override;
+  void wakeUp();
+
+  void scheduleTimer(TimerRecord* timer, Clock::time_point deadline);
+  void cancelTimer(TimerRecord* timer);
+
+  // Deletes the object later on this thread (see Object::deleteLater).
+  void deferDelete(std::weak_ptr<ObjectLife> life);
+
+  // One iteration: wait up to timeoutMs (-1 = until something happens) for
+  // I/O, then dispatch I/O, due timers, posted functions and deferred
+  // deletions. Returns true if anything was handled.
+  bool runOnce(int timeoutMs);
+
+  // Nesting depth of loops currently running on this dispatcher.
+  int loopDepth() const { return loopDepth_; }
+  void enterLoop() { ++loopDepth_; }
+  void leaveLoop() { --loopDepth_; }
+
+  std::thread::id thread() const { return thread_; }
+  bool isOwnerThread() const { return std::this_thread::get_id() == thread_; }
+
+  // Called when the owning thread exits: pending posts are discarded.
+  void shutdown();
+
+ private:
+  friend class Watcher;
+  int ctl(int op, Watcher* watcher, std::uint32_t events);
+  void forget(Watcher* watcher);
+  int timeoutForNextTimer(int timeoutMs) const;
+  bool runDueTimers();
+  bool runPosted();
+  bool runDeferredDeletes();
+
+  void heapSwap(std::size_t a, std::size_t b);
+  void heapUp(std::size_t i);
+  void heapDown(std::size_t i);
+  bool heapLess(std::size_t a, std::size_t b) const;
+
+  UniqueFd epoll_;
+  UniqueFd wakeFd_;
+  std::thread::id thread_;
+
+  // Events of the batch being dispatched; entries of removed watchers are
+  // cleared so that nothing is called on a destroyed watcher.
+  std::vector<epoll_event> batch_;
+  std::size_t batchNext_ = 0;
+  std::size_t batchSize_ = 0;
+
+  std::vector<TimerRecord*> timers_;
+  std::uint64_t timerSequence_ = 0;
+
+  std::mutex postMutex_;
+  std::vector<std::function<void()>> posted_;
+  bool wakePending_ = false;  // guarded by postMutex_
+  bool shutDown_ = false;     // guarded by postMutex_
+  std::vector<std::function<void()>> running_;
+
+  struct DeferredDelete {
+    std::weak_ptr<ObjectLife> life;
+    int depth;
+  };
+  std::vector<DeferredDelete> deferred_;
+  int loopDepth_ = 0;
+};
+
+}  // namespace tether::detail
