@@ -12,7 +12,7 @@
 // be used on distinct threads, and const access to one object from several
 // threads is safe.
 //
-// Deliberate differences from Qt (see docs/porting-from-qt.md):
+// Deliberate differences from Qt (for the porting guide):
 //   - Text is UTF-8 in a std::string_view; only ASCII blanks are trimmed.
 //   - Qt's number reader lets an IPv4 part start with '+', a blank or (Qt 6.8)
 //     a "0b" binary prefix, and an IPv6 group start with "0x"; tether rejects

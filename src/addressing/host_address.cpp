@@ -354,11 +354,11 @@ bool HostAddress::isInSubnet(const HostAddress& subnet, int prefixLength) const 
 }
 
 std::pair<HostAddress, int> HostAddress::parseSubnet(std::string_view subnet) {
-  const std::pair<HostAddress, int> invalid{HostAddress(), -1};
+  const auto invalid = [] { return std::pair<HostAddress, int>{HostAddress(), -1}; };
   const std::string_view trimmed = host_address_text::trimBlanks(subnet);
   const std::size_t slash = trimmed.find('/');
   const std::string_view network = trimmed.substr(0, slash);
-  if (network.empty()) return invalid;
+  if (network.empty()) return invalid();
   const bool isIPv6 = network.find(':') != std::string_view::npos;
 
   int prefix = -1;
@@ -368,23 +368,23 @@ std::pair<HostAddress, int> HostAddress::parseSubnet(std::string_view subnet) {
       // An IPv4 netmask in dotted form; only contiguous masks make sense.
       HostAddress maskAddress;
       if (!maskAddress.setAddress(mask) || maskAddress.protocol_ != Protocol::IPv4Protocol) {
-        return invalid;
+        return invalid();
       }
       const auto length = prefixOfIPv4Mask(maskAddress.ip4_);
-      if (!length) return invalid;
+      if (!length) return invalid();
       prefix = *length;
     } else {
       const auto length = parseDecimal(mask);
-      if (!length) return invalid;
+      if (!length) return invalid();
       prefix = *length;
     }
   }
 
   if (isIPv6) {
-    if (prefix > 128) return invalid;
+    if (prefix > 128) return invalid();
     if (prefix < 0) prefix = 128;
     HostAddress address;
-    if (!address.setAddress(network)) return invalid;
+    if (!address.setAddress(network)) return invalid();
     IPv6Address bytes = address.ip6_;
     clearHostBits(bytes.data(), bytes.size(), prefix);
     std::string scope = std::move(address.scopeId_);
@@ -393,10 +393,10 @@ std::pair<HostAddress, int> HostAddress::parseSubnet(std::string_view subnet) {
     return {std::move(address), prefix};
   }
 
-  if (prefix > 32) return invalid;
+  if (prefix > 32) return invalid();
   // One to four decimal parts with an optional trailing dot: "10.", "172.16".
   // The dot count keeps "1.2.3.4." out, as in Qt.
-  if (std::count(network.begin(), network.end(), '.') > 3) return invalid;
+  if (std::count(network.begin(), network.end(), '.') > 3) return invalid();
   std::string_view parts = network;
   if (parts.back() == '.') parts.remove_suffix(1);
   std::uint32_t address = 0;
@@ -404,7 +404,7 @@ std::pair<HostAddress, int> HostAddress::parseSubnet(std::string_view subnet) {
   while (true) {
     const std::size_t dot = parts.find('.');
     const auto value = parseDecimal(parts.substr(0, dot));
-    if (!value || *value > 0xff || count == 4) return invalid;
+    if (!value || *value > 0xff || count == 4) return invalid();
     address = address << 8 | static_cast<std::uint32_t>(*value);
     ++count;
     if (dot == std::string_view::npos) break;

@@ -145,8 +145,9 @@ std::optional<IPv6Address> parseIPv6(std::string_view text) noexcept {
 
   IPv6Address bytes{};
   const auto store = [&bytes](int index, std::uint16_t group) {
-    bytes[static_cast<std::size_t>(2 * index)] = static_cast<std::uint8_t>(group >> 8);
-    bytes[static_cast<std::size_t>(2 * index + 1)] = static_cast<std::uint8_t>(group & 0xff);
+    const auto at = 2 * static_cast<std::size_t>(index);
+    bytes[at] = static_cast<std::uint8_t>(group >> 8);
+    bytes[at + 1] = static_cast<std::uint8_t>(group & 0xff);
   };
   for (int i = 0; i < front->count; ++i) store(i, front->values[static_cast<std::size_t>(i)]);
   for (int i = 0; i < back->count; ++i) {
