@@ -139,6 +139,11 @@ class IODevice : public Object {
   void setOpenMode(OpenMode mode);
   void setErrorString(std::string text);
 
+  // Called after a reader consumed bytes from the read buffer (read, skip,
+  // readLine, getChar, readAll, commitTransaction — not peek): a device that
+  // paused reading because its buffer was full resumes here.
+  virtual void readBufferConsumed() {}
+
   // The read buffer of a sequential device: subclasses that receive data
   // asynchronously append to it and emit readyRead.
   detail::ByteBuffer& readBuffer();

@@ -188,6 +188,37 @@ void Dispatcher::heapDown(std::size_t i) {
   }
 }
 
+void Dispatcher::schedule(DeferredCall* call) {
+  if (call->queued_) return;
+  call->queued_ = true;
+  deferredCalls_.push_back(call);
+}
+
+void Dispatcher::cancel(DeferredCall* call) {
+  if (!call->queued_) return;
+  call->queued_ = false;
+  for (auto& c : deferredCalls_)
+    if (c == call) c = nullptr;
+  for (auto& c : runningCalls_)
+    if (c == call) c = nullptr;
+}
+
+bool Dispatcher::runDeferredCalls() {
+  if (deferredCalls_.empty()) return false;
+  // One round: calls scheduled while these run wait for the next iteration,
+  // so a call that keeps rescheduling itself cannot starve I/O.
+  runningCalls_.swap(deferredCalls_);
+  for (std::size_t i = 0; i < runningCalls_.size(); ++i) {
+    DeferredCall* call = runningCalls_[i];
+    if (!call) continue;
+    runningCalls_[i] = nullptr;
+    call->queued_ = false;
+    call->runDeferred();  // may cancel or destroy other calls: they are nulled
+  }
+  runningCalls_.clear();
+  return true;
+}
+
 void Dispatcher::deferDelete(std::weak_ptr<ObjectLife> life) {
   deferred_.push_back({std::move(life), loopDepth_});
 }
@@ -210,7 +241,7 @@ bool Dispatcher::runOnce(int timeoutMs) {
     std::lock_guard lock(postMutex_);
     if (!posted_.empty()) timeout = 0;
   }
-  if (!deferred_.empty()) timeout = 0;
+  if (!deferred_.empty() || !deferredCalls_.empty()) timeout = 0;
   timeout = timeoutForNextTimer(timeout);
 
   int n = ::epoll_wait(epoll_.get(), batch_.data(), static_cast<int>(batch_.size()), timeout);
@@ -230,6 +261,7 @@ bool Dispatcher::runOnce(int timeoutMs) {
   }
   batchSize_ = batchNext_ = 0;
 
+  handled |= runDeferredCalls();
   handled |= runDueTimers();
   handled |= runPosted();
   handled |= runDeferredDeletes();

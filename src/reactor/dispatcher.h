@@ -67,6 +67,25 @@ struct TimerRecord {
   bool isScheduled() const { return heapIndex != static_cast<std::size_t>(-1); }
 };
 
+// Work an owner-thread object asks to run once, after the I/O events of the
+// current iteration (a socket's write flush, its queued signal emissions).
+// Scheduling twice before it runs is one call. Owned by the object; cancel()
+// before destroying it.
+class DeferredCall {
+ public:
+  virtual void runDeferred() = 0;
+
+ protected:
+  DeferredCall() = default;
+  DeferredCall(const DeferredCall&) = default;
+  DeferredCall& operator=(const DeferredCall&) = default;
+  virtual ~DeferredCall() = default;
+
+ private:
+  friend class Dispatcher;
+  bool queued_ = false;
+};
+
 class Dispatcher final : public Poster, public std::enable_shared_from_this<Dispatcher> {
  public:
   // The calling thread's dispatcher, created on first use.
@@ -83,6 +102,10 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
 
   void scheduleTimer(TimerRecord* timer, Clock::time_point deadline);
   void cancelTimer(TimerRecord* timer);
+
+  // Owner thread only.
+  void schedule(DeferredCall* call);
+  void cancel(DeferredCall* call);
 
   // Deletes the object later on this thread (see Object::deleteLater).
   void deferDelete(std::weak_ptr<ObjectLife> life);
@@ -110,6 +133,7 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   int timeoutForNextTimer(int timeoutMs) const;
   bool runDueTimers();
   bool runPosted();
+  bool runDeferredCalls();
   bool runDeferredDeletes();
 
   void heapSwap(std::size_t a, std::size_t b);
@@ -126,6 +150,9 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   std::vector<epoll_event> batch_;
   std::size_t batchNext_ = 0;
   std::size_t batchSize_ = 0;
+
+  std::vector<DeferredCall*> deferredCalls_;
+  std::vector<DeferredCall*> runningCalls_;
 
   std::vector<TimerRecord*> timers_;
   std::uint64_t timerSequence_ = 0;

@@ -1,0 +1,348 @@
+// The native engine: non-blocking BSD sockets on Linux, registered with the
+// dispatcher's epoll set once, edge-triggered for reading and writing, so
+// that no epoll_ctl() is needed per write.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "io/byte_buffer.h"
+#include "reactor/dispatcher.h"
+#include "sockets/socket_engine.h"
+#include "system/unique_fd.h"
+
+namespace tether::detail {
+
+namespace {
+
+class NativeSocketEngine final : public SocketEngine {
+ public:
+  ~NativeSocketEngine() override { close(); }
+
+  bool create(SocketType type, NetworkLayerProtocol protocol) override {
+    close();
+    const int family = protocol == NetworkLayerProtocol::IPv4Protocol ? AF_INET : AF_INET6;
+    const int kind = type == SocketType::UdpSocket ? SOCK_DGRAM : SOCK_STREAM;
+    const int fd = ::socket(family, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return failWith(errno, SocketCall::Create);
+    fd_.reset(fd);
+    type_ = type;
+    protocol_ = protocol;
+    if (family == AF_INET6) {
+      // AnyIPProtocol: one socket for both families, as Qt does.
+      int v6only = protocol == NetworkLayerProtocol::IPv6Protocol ? 1 : 0;
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    }
+    return true;
+  }
+
+  bool adopt(int descriptor) override {
+    close();
+    const int flags = ::fcntl(descriptor, F_GETFL);
+    if (flags < 0) return failWith(errno, SocketCall::Other, SocketError::UnsupportedSocketOperationError,
+                                   text::kInvalidDescriptor);
+    if (!(flags & O_NONBLOCK) && ::fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) < 0)
+      return failWith(errno, SocketCall::Other);
+    ::fcntl(descriptor, F_SETFD, FD_CLOEXEC);
+    int kind = 0;
+    socklen_t len = sizeof kind;
+    if (::getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &kind, &len) != 0)
+      return failWith(errno, SocketCall::Other, SocketError::UnsupportedSocketOperationError,
+                      text::kInvalidDescriptor);
+    type_ = kind == SOCK_DGRAM ? SocketType::UdpSocket : kind == SOCK_STREAM ? SocketType::TcpSocket
+                                                                               : SocketType::UnknownSocketType;
+    fd_.reset(descriptor);
+    fetchAddresses();
+    sockaddr_storage ss{};
+    len = sizeof ss;
+    if (::getsockname(descriptor, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+      protocol_ = ss.ss_family == AF_INET ? NetworkLayerProtocol::IPv4Protocol
+                  : ss.ss_family == AF_INET6 ? NetworkLayerProtocol::IPv6Protocol
+                                             : NetworkLayerProtocol::UnknownNetworkLayerProtocol;
+    return true;
+  }
+
+  int descriptor() const override { return fd_.get(); }
+  bool isValid() const override { return fd_.valid(); }
+  SocketType socketType() const override { return type_; }
+  NetworkLayerProtocol protocol() const override { return protocol_; }
+
+  int release() override {
+    stopWatching();
+    return fd_.release();
+  }
+
+  void close() override {
+    stopWatching();
+    fd_.reset();
+    localAddress_ = peerAddress_ = HostAddress();
+    localPort_ = peerPort_ = 0;
+  }
+
+  bool bind(const HostAddress& address, std::uint16_t port, BindMode mode) override {
+    // Unix rules: DefaultForPlatform leaves the options alone; ShareAddress
+    // and ReuseAddressHint allow rebinding (SO_REUSEADDR); DontShareAddress
+    // forbids it. Servers set SO_REUSEADDR themselves before listening.
+    if (mode & (ShareAddress | ReuseAddressHint)) {
+      int on = 1;
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    } else if (mode & DontShareAddress) {
+      int off = 0;
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+    }
+    sockaddr_storage ss{};
+    const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
+    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+      return failWith(errno, SocketCall::Bind);
+    fetchAddresses();
+    return true;
+  }
+
+  bool listen(int backlog) override {
+    if (::listen(fd_.get(), backlog) != 0) return failWith(errno, SocketCall::Listen);
+    fetchAddresses();
+    return true;
+  }
+
+  int accept() override {
+    const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) failWith(errno, SocketCall::Accept);
+    return fd;
+  }
+
+  ConnectResult connect(const HostAddress& address, std::uint16_t port) override {
+    sockaddr_storage ss{};
+    const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
+    if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+      fetchAddresses();
+      return ConnectResult::Connected;
+    }
+    const int err = errno;
+    if (err == EINPROGRESS || err == EALREADY || err == EAGAIN) return ConnectResult::InProgress;
+    if (err == EISCONN) {
+      fetchAddresses();
+      return ConnectResult::Connected;
+    }
+    failWith(err, SocketCall::Connect);
+    return ConnectResult::Failed;
+  }
+
+  ConnectResult finishConnect() override {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err == 0) {
+      // Writable with no error can still mean "not yet" on a spurious wake-up.
+      sockaddr_storage ss{};
+      socklen_t sl = sizeof ss;
+      if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &sl) != 0) {
+        if (errno == ENOTCONN) return ConnectResult::InProgress;
+        failWith(errno, SocketCall::Connect);
+        return ConnectResult::Failed;
+      }
+      fetchAddresses();
+      return ConnectResult::Connected;
+    }
+    if (err == EINPROGRESS || err == EALREADY) return ConnectResult::InProgress;
+    failWith(err, SocketCall::Connect);
+    return ConnectResult::Failed;
+  }
+
+  void fetchAddresses() override {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+      localAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &localPort_));
+    len = sizeof ss;
+    if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+      peerAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &peerPort_));
+  }
+
+  ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
+    wouldBlock_ = false;
+    for (;;) {
+      const ssize_t n = into.readFromFd(fd_.get(), maxBytes);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wouldBlock_ = true;
+        return -1;
+      }
+      failWith(errno, SocketCall::Read);
+      return -1;
+    }
+  }
+
+  ssize_t write(const iovec* buffers, int count) override {
+    wouldBlock_ = false;
+    for (;;) {
+      msghdr msg{};
+      msg.msg_iov = const_cast<iovec*>(buffers);
+      msg.msg_iovlen = static_cast<std::size_t>(count);
+      // MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE.
+      const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      if (n >= 0) return n;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wouldBlock_ = true;
+        return -1;
+      }
+      failWith(errno, SocketCall::Write);
+      return -1;
+    }
+  }
+
+  bool wouldBlock() const override { return wouldBlock_; }
+
+  void shutdownWrite() override { ::shutdown(fd_.get(), SHUT_WR); }
+
+  bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {
+    handler_ = handler;
+    watcher_ = std::make_unique<Watcher>(dispatcher, fd_.get(), [this](std::uint32_t events) {
+      handler_->engineEvents(events);
+    });
+    const int rc = watcher_->watch(EPOLLIN | EPOLLOUT | EPOLLRDHUP, true);
+    if (rc != 0) {
+      watcher_.reset();
+      return failWith(rc, SocketCall::Other);
+    }
+    return true;
+  }
+
+  void stopWatching() override { watcher_.reset(); }
+
+  bool setOption(SocketOption option, int value) override {
+    int level = 0;
+    int name = 0;
+    if (!optionName(option, &level, &name)) {
+      failure_ = {SocketError::UnsupportedSocketOperationError, "Unsupported socket operation"};
+      return false;
+    }
+    if (::setsockopt(fd_.get(), level, name, &value, sizeof value) != 0) return failWith(errno, SocketCall::Option);
+    return true;
+  }
+
+  int option(SocketOption option) const override {
+    int level = 0;
+    int name = 0;
+    if (!optionName(option, &level, &name)) return -1;
+    int value = 0;
+    socklen_t len = sizeof value;
+    if (::getsockopt(fd_.get(), level, name, &value, &len) != 0) return -1;
+    return value;
+  }
+
+  int waitFor(bool forRead, bool forWrite, int msecs, bool* readReady, bool* writeReady) override {
+    pollfd p{};
+    p.fd = fd_.get();
+    p.events = static_cast<short>((forRead ? POLLIN : 0) | (forWrite ? POLLOUT : 0));
+    for (;;) {
+      const int rc = ::poll(&p, 1, msecs);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc <= 0) return rc;
+      if (readReady) *readReady = (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+      if (writeReady) *writeReady = (p.revents & (POLLOUT | POLLHUP | POLLERR)) != 0;
+      return 1;
+    }
+  }
+
+  HostAddress localAddress() const override { return localAddress_; }
+  std::uint16_t localPort() const override { return localPort_; }
+  HostAddress peerAddress() const override { return peerAddress_; }
+  std::uint16_t peerPort() const override { return peerPort_; }
+  const SocketFailure& failure() const override { return failure_; }
+
+ private:
+  bool failWith(int err, SocketCall call) {
+    failure_ = mapSystemError(err, call);
+    return false;
+  }
+  bool failWith(int, SocketCall, SocketError error, const char* text) {
+    failure_ = {error, text};
+    return false;
+  }
+
+  // An IPv4 address used on an IPv6 (dual-stack) socket: its v4-mapped form.
+  HostAddress forSocketFamily(const HostAddress& address) const {
+    if (protocol_ == NetworkLayerProtocol::IPv4Protocol ||
+        address.protocol() != NetworkLayerProtocol::IPv4Protocol)
+      return address;
+    IPv6Address mapped{};
+    mapped[10] = mapped[11] = 0xff;
+    const std::uint32_t v4 = address.toIPv4Address();
+    for (std::size_t i = 0; i < 4; ++i) mapped[12 + i] = static_cast<std::uint8_t>(v4 >> (24 - 8 * i));
+    return HostAddress(mapped);
+  }
+
+  // A v4-mapped address on a dual-stack socket is reported as plain IPv4,
+  // as Qt reports peers of a server listening on Any.
+  HostAddress unmapped(const HostAddress& address) const {
+    if (protocol_ != NetworkLayerProtocol::IPv4Protocol && address.protocol() == NetworkLayerProtocol::IPv6Protocol) {
+      bool ok = false;
+      const std::uint32_t v4 = address.toIPv4Address(&ok);
+      if (ok) return HostAddress(v4);
+    }
+    return address;
+  }
+
+  bool optionName(SocketOption option, int* level, int* name) const {
+    const bool v6 = protocol_ == NetworkLayerProtocol::IPv6Protocol || protocol_ == NetworkLayerProtocol::AnyIPProtocol;
+    switch (option) {
+      case SocketOption::LowDelayOption:
+        *level = IPPROTO_TCP, *name = TCP_NODELAY;
+        return true;
+      case SocketOption::KeepAliveOption:
+        *level = SOL_SOCKET, *name = SO_KEEPALIVE;
+        return true;
+      case SocketOption::TypeOfServiceOption:
+        if (v6) *level = IPPROTO_IPV6, *name = IPV6_TCLASS;
+        else *level = IPPROTO_IP, *name = IP_TOS;
+        return true;
+      case SocketOption::SendBufferSizeSocketOption:
+        *level = SOL_SOCKET, *name = SO_SNDBUF;
+        return true;
+      case SocketOption::ReceiveBufferSizeSocketOption:
+        *level = SOL_SOCKET, *name = SO_RCVBUF;
+        return true;
+      case SocketOption::MulticastTtlOption:
+        if (v6) *level = IPPROTO_IPV6, *name = IPV6_MULTICAST_HOPS;
+        else *level = IPPROTO_IP, *name = IP_MULTICAST_TTL;
+        return true;
+      case SocketOption::MulticastLoopbackOption:
+        if (v6) *level = IPPROTO_IPV6, *name = IPV6_MULTICAST_LOOP;
+        else *level = IPPROTO_IP, *name = IP_MULTICAST_LOOP;
+        return true;
+      case SocketOption::PathMtuSocketOption:
+        if (v6) *level = IPPROTO_IPV6, *name = IPV6_MTU;
+        else *level = IPPROTO_IP, *name = IP_MTU;
+        return true;
+    }
+    return false;
+  }
+
+  UniqueFd fd_;
+  SocketType type_ = SocketType::UnknownSocketType;
+  NetworkLayerProtocol protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
+  std::unique_ptr<Watcher> watcher_;
+  EngineHandler* handler_ = nullptr;
+  SocketFailure failure_;
+  bool wouldBlock_ = false;
+  HostAddress localAddress_;
+  HostAddress peerAddress_;
+  std::uint16_t localPort_ = 0;
+  std::uint16_t peerPort_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<SocketEngine> createNativeSocketEngine() { return std::make_unique<NativeSocketEngine>(); }
+
+}  // namespace tether::detail

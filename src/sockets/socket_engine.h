@@ -1,0 +1,101 @@
+// The socket engine: the narrow interface between a public socket class
+// (AbstractSocket, TcpServer, later UdpSocket) and whatever moves its bytes.
+// The native engine makes the system calls; proxy and TLS engines will
+// implement the same interface, so the socket classes carry no `if`s for them.
+//
+// An engine never emits signals. It reports readiness to one EngineHandler
+// through the dispatcher and returns failures as SocketFailure values.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "sockets/socket_error.h"
+#include "tether/host_address.h"
+#include "tether/socket_types.h"
+
+namespace tether::detail {
+
+class ByteBuffer;
+class Dispatcher;
+
+class EngineHandler {
+ public:
+  // `events` is the epoll event set (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR,
+  // EPOLLHUP) delivered edge-triggered.
+  virtual void engineEvents(std::uint32_t events) = 0;
+
+ protected:
+  EngineHandler() = default;
+  EngineHandler(const EngineHandler&) = default;
+  EngineHandler& operator=(const EngineHandler&) = default;
+  virtual ~EngineHandler() = default;
+};
+
+enum class ConnectResult { Connected, InProgress, Failed };
+
+class SocketEngine {
+ public:
+  virtual ~SocketEngine() = default;
+
+  // A new non-blocking, close-on-exec socket. AnyIPProtocol gives a dual-stack
+  // IPv6 socket.
+  virtual bool create(SocketType type, NetworkLayerProtocol protocol) = 0;
+  // Takes ownership of an existing descriptor and makes it non-blocking.
+  virtual bool adopt(int descriptor) = 0;
+  virtual int descriptor() const = 0;
+  virtual bool isValid() const = 0;
+  virtual SocketType socketType() const = 0;
+  virtual NetworkLayerProtocol protocol() const = 0;
+  // Gives up the descriptor without closing it.
+  virtual int release() = 0;
+  virtual void close() = 0;
+
+  virtual bool bind(const HostAddress& address, std::uint16_t port, BindMode mode) = 0;
+  virtual bool listen(int backlog) = 0;
+  // A new non-blocking descriptor, or -1 (failure() says why; TemporaryError
+  // means nothing to accept now).
+  virtual int accept() = 0;
+  virtual ConnectResult connect(const HostAddress& address, std::uint16_t port) = 0;
+  // After the descriptor became writable while connecting: the outcome.
+  virtual ConnectResult finishConnect() = 0;
+  // Re-reads local (and, when connected, peer) address and port.
+  virtual void fetchAddresses() = 0;
+
+  // > 0: bytes appended to `into` (at most maxBytes, 0 = no limit); 0: end of
+  // stream; -1: failure, with wouldBlock() telling whether it was EAGAIN.
+  virtual ssize_t read(ByteBuffer& into, std::size_t maxBytes) = 0;
+  // Gathers the buffers in one call. >= 0: bytes written; -1: failure (or
+  // would block, see wouldBlock()).
+  virtual ssize_t write(const iovec* buffers, int count) = 0;
+  virtual bool wouldBlock() const = 0;
+  // Half-close: no more writes (FIN).
+  virtual void shutdownWrite() = 0;
+
+  // Registers with the dispatcher; events go to `handler` until stopWatching().
+  virtual bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) = 0;
+  virtual void stopWatching() = 0;
+
+  virtual bool setOption(SocketOption option, int value) = 0;
+  // -1 when unsupported or on failure.
+  virtual int option(SocketOption option) const = 0;
+
+  // Blocking wait with no event loop: poll() for readability and/or
+  // writability. Returns 1 when ready (flags set), 0 on timeout, -1 on error.
+  virtual int waitFor(bool forRead, bool forWrite, int msecs, bool* readReady, bool* writeReady) = 0;
+
+  virtual HostAddress localAddress() const = 0;
+  virtual std::uint16_t localPort() const = 0;
+  virtual HostAddress peerAddress() const = 0;
+  virtual std::uint16_t peerPort() const = 0;
+
+  // The last failure.
+  virtual const SocketFailure& failure() const = 0;
+};
+
+std::unique_ptr<SocketEngine> createNativeSocketEngine();
+
+}  // namespace tether::detail

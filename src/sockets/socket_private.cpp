@@ -1,0 +1,407 @@
+// The state machine behind AbstractSocket. Every path that changes state
+// queues its signals as notes; notes are emitted in order by flushNotes(),
+// either at the end of the event-loop callback that caused them or, for
+// changes made by the application's own calls, from a deferred call on the
+// next turn of the loop.
+#include "sockets/socket_private.h"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+
+#include "tether/host_info.h"
+
+namespace tether::detail {
+
+namespace {
+// Bytes read per readiness event before yielding to other sockets; the rest
+// is read on the next iteration.
+constexpr std::size_t kReadBudget = 1 << 20;
+}  // namespace
+
+SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
+    : q(owner), dispatcher(Dispatcher::current()), type(socketType) {
+  connectTimer.callback = [this] {
+    connectTimedOut();
+    flushNotes();
+  };
+}
+
+SocketPrivate::~SocketPrivate() {
+  dispatcher->cancel(this);
+  dispatcher->cancelTimer(&connectTimer);
+  abortLookup();
+}
+
+// ------------------------------------------------------------ notes
+
+void SocketPrivate::note(Note::Kind kind, std::int64_t value) {
+  notes.push_back({kind, value});
+  if (flushing == 0) requestDeferred();
+}
+
+void SocketPrivate::setState(SocketState s) {
+  state = s;
+  note(Note::StateChanged, static_cast<std::int64_t>(s));
+}
+
+void SocketPrivate::setError(SocketError e, std::string text) {
+  error = e;
+  q->setErrorString(std::move(text));
+}
+
+bool SocketPrivate::flushNotes() {
+  if (flushing > 0) return true;  // an outer flush is already emitting
+  ++flushing;
+  auto token = q->lifeToken();
+  while (!notes.empty()) {
+    const Note n = notes.front();
+    notes.pop_front();
+    bool alive = true;
+    switch (n.kind) {
+      case Note::StateChanged:
+        alive = q->stateChanged.emit(static_cast<SocketState>(n.value));
+        break;
+      case Note::HostFound:
+        alive = q->hostFound.emit();
+        break;
+      case Note::Connected:
+        alive = q->connected.emit();
+        break;
+      case Note::Disconnected:
+        alive = q->disconnected.emit();
+        break;
+      case Note::ErrorOccurred:
+        alive = q->errorOccurred.emit(static_cast<SocketError>(n.value));
+        break;
+      case Note::ReadyRead:
+        // Not recursively: a slot that waits for more data inside readyRead
+        // gets no nested readyRead.
+        if (emittingReadyRead) break;
+        emittingReadyRead = true;
+        alive = q->readyRead.emit();
+        if (alive) emittingReadyRead = false;
+        break;
+      case Note::BytesWritten:
+        if (emittingBytesWritten) break;
+        emittingBytesWritten = true;
+        alive = q->bytesWritten.emit(n.value);
+        if (alive) emittingBytesWritten = false;
+        break;
+      case Note::ReadChannelFinished:
+        alive = q->readChannelFinished.emit();
+        break;
+    }
+    if (!alive || token.expired()) return false;
+  }
+  --flushing;
+  return true;
+}
+
+void SocketPrivate::timedOut() {
+  setError(SocketError::SocketTimeoutError, text::kNetworkTimeout);
+  note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
+  flushNotes();
+}
+
+// ------------------------------------------------------------ loop entry points
+
+void SocketPrivate::runDeferred() {
+  auto token = q->lifeToken();
+  if (startPending) {
+    startPending = false;
+    startLookup(false);
+  }
+  if (flushPending) {
+    flushPending = false;
+    flushWrites();
+  }
+  if (readPending) {
+    readPending = false;
+    if (readable && engine) readFromSocket();
+  }
+  flushNotes();
+}
+
+void SocketPrivate::engineEvents(std::uint32_t events) {
+  if (state == SocketState::ConnectingState) {
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) testConnection();
+    if (state != SocketState::ConnectedState) {
+      flushNotes();
+      return;
+    }
+  }
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    readable = true;
+    readFromSocket();
+  }
+  if ((events & EPOLLOUT) && engine && !writeBuffer.empty()) flushWrites();
+  flushNotes();
+}
+
+// ------------------------------------------------------------ connecting
+
+void SocketPrivate::startLookup(bool blocking) {
+  if (state != SocketState::HostLookupState) return;
+  const HostAddress literal(hostName);
+  if (!literal.isNull()) {
+    lookupFinished({literal});
+    return;
+  }
+  if (blocking) {
+    lookupFinished(HostInfo::fromName(hostName).addresses());
+    return;
+  }
+  lookupId = HostInfo::lookupHost(hostName, q, [this](const HostInfo& info) {
+    lookupId = -1;
+    lookupFinished(info.addresses());
+    flushNotes();
+  });
+}
+
+void SocketPrivate::abortLookup() {
+  if (lookupId != -1) HostInfo::abortHostLookup(lookupId);
+  lookupId = -1;
+}
+
+void SocketPrivate::lookupFinished(const std::vector<HostAddress>& found) {
+  if (state != SocketState::HostLookupState) return;
+  addresses.clear();
+  for (const HostAddress& a : found) {
+    const auto p = a.protocol();
+    if (preferredProtocol == NetworkLayerProtocol::AnyIPProtocol || p == preferredProtocol)
+      addresses.push_back(a);
+  }
+  nextAddress = 0;
+  if (addresses.empty()) {
+    state = SocketState::UnconnectedState;
+    setError(SocketError::HostNotFoundError, text::kHostNotFound);
+    note(Note::StateChanged, static_cast<std::int64_t>(state));
+    note(Note::ErrorOccurred, static_cast<std::int64_t>(SocketError::HostNotFoundError));
+    return;
+  }
+  setState(SocketState::ConnectingState);
+  note(Note::HostFound);
+  lastConnectFailure = {SocketError::ConnectionRefusedError, text::kConnectionRefused};
+  connectToNextAddress();
+}
+
+bool SocketPrivate::ensureEngine(NetworkLayerProtocol protocol) {
+  if (engine && engine->isValid()) {
+    const auto have = engine->protocol();
+    if (have == protocol || have == NetworkLayerProtocol::AnyIPProtocol ||
+        (have == NetworkLayerProtocol::IPv6Protocol && protocol == NetworkLayerProtocol::IPv6Protocol))
+      return true;
+    // A socket bound to the other family cannot reach this address.
+    return false;
+  }
+  if (!engine) engine = createNativeSocketEngine();
+  if (!engine->create(type, protocol)) {
+    lastConnectFailure = engine->failure();
+    return false;
+  }
+  applyOptions();
+  return true;
+}
+
+void SocketPrivate::applyOptions() {
+  for (const auto& [option, value] : options) engine->setOption(option, value);
+}
+
+void SocketPrivate::startWatching() {
+  if (!engine->startWatching(*dispatcher, this)) setError(engine->failure());
+}
+
+void SocketPrivate::connectToNextAddress() {
+  for (;;) {
+    if (nextAddress >= addresses.size()) {
+      dispatcher->cancelTimer(&connectTimer);
+      resetSocketLayer();
+      state = SocketState::UnconnectedState;
+      setError(lastConnectFailure);
+      note(Note::StateChanged, static_cast<std::int64_t>(state));
+      note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
+      return;
+    }
+    const HostAddress host = addresses[nextAddress++];
+    if (state != SocketState::ConnectingState) setState(SocketState::ConnectingState);
+    if (engine && engine->isValid() && engine->protocol() != host.protocol() &&
+        engine->protocol() != NetworkLayerProtocol::AnyIPProtocol)
+      resetSocketLayer();
+    if (!ensureEngine(host.protocol())) continue;
+    switch (engine->connect(host, port)) {
+      case ConnectResult::Connected:
+        startWatching();
+        connectionEstablished();
+        return;
+      case ConnectResult::InProgress:
+        startWatching();
+        dispatcher->scheduleTimer(&connectTimer, Clock::now() + std::chrono::milliseconds(connectTimeoutMs));
+        return;
+      case ConnectResult::Failed:
+        lastConnectFailure = engine->failure();
+        resetSocketLayer();
+        continue;
+    }
+  }
+}
+
+void SocketPrivate::testConnection() {
+  switch (engine->finishConnect()) {
+    case ConnectResult::Connected:
+      connectionEstablished();
+      return;
+    case ConnectResult::InProgress:
+      return;
+    case ConnectResult::Failed:
+      dispatcher->cancelTimer(&connectTimer);
+      lastConnectFailure = engine->failure();
+      resetSocketLayer();
+      connectToNextAddress();
+      return;
+  }
+}
+
+void SocketPrivate::connectTimedOut() {
+  if (state != SocketState::ConnectingState) return;
+  resetSocketLayer();
+  if (nextAddress >= addresses.size()) {
+    state = SocketState::UnconnectedState;
+    setError(SocketError::SocketTimeoutError, text::kConnectionTimedOut);
+    note(Note::StateChanged, static_cast<std::int64_t>(state));
+    note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
+    return;
+  }
+  connectToNextAddress();
+}
+
+void SocketPrivate::connectionEstablished() {
+  dispatcher->cancelTimer(&connectTimer);
+  engine->fetchAddresses();
+  localAddress = engine->localAddress();
+  localPort = engine->localPort();
+  peerAddress = engine->peerAddress();
+  peerPort = engine->peerPort();
+  setState(SocketState::ConnectedState);
+  note(Note::Connected);
+  if (pendingClose) {
+    pendingClose = false;
+    q->disconnectFromHost();
+  } else if (!writeBuffer.empty()) {
+    flushPending = true;
+    requestDeferred();
+  }
+}
+
+// ------------------------------------------------------------ data
+
+void SocketPrivate::readFromSocket() {
+  if (!engine || !engine->isValid() || readEof) return;
+  ByteBuffer& buffer = q->readBuffer();
+  std::size_t total = 0;
+  bool closed = false;
+  SocketFailure reason{SocketError::RemoteHostClosedError, text::kRemoteHostClosed};
+  while (readable) {
+    std::size_t limit = 0;
+    if (readBufferLimit > 0) {
+      const auto held = static_cast<std::int64_t>(buffer.size());
+      if (held >= readBufferLimit) break;  // full: resume when the application reads
+      limit = static_cast<std::size_t>(readBufferLimit - held);
+    }
+    if (total >= kReadBudget) {
+      readPending = true;  // fairness: continue on the next iteration
+      requestDeferred();
+      break;
+    }
+    const ssize_t n = engine->read(buffer, limit);
+    if (n > 0) {
+      total += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      closed = true;
+      readable = false;
+      break;
+    }
+    if (engine->wouldBlock()) {
+      readable = false;
+      break;
+    }
+    // A read failure (connection reset, ...) ends the connection like a close.
+    reason = engine->failure();
+    closed = true;
+    readable = false;
+    break;
+  }
+  if (total > 0) note(Note::ReadyRead);
+  if (closed) handleRemoteClose(reason);
+}
+
+void SocketPrivate::handleRemoteClose(const SocketFailure& reason) {
+  readEof = true;
+  setError(reason);
+  note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
+  // Nothing more can be sent: drop the socket layer, then close the way
+  // disconnectFromHost() does. Unread data stays readable.
+  writeBuffer.clear();
+  resetSocketLayer();
+  if (state == SocketState::ConnectedState) setState(SocketState::ClosingState);
+  finishDisconnect();
+}
+
+bool SocketPrivate::flushWrites() {
+  if (!engine || !engine->isValid() ||
+      (state != SocketState::ConnectedState && state != SocketState::ClosingState))
+    return false;
+  std::int64_t written = 0;
+  while (!writeBuffer.empty()) {
+    iovec iov{const_cast<char*>(writeBuffer.data()), writeBuffer.size()};
+    const ssize_t n = engine->write(&iov, 1);
+    if (n > 0) {
+      writeBuffer.consume(static_cast<std::size_t>(n));
+      written += n;
+      continue;
+    }
+    if (n < 0 && engine->wouldBlock()) break;  // EPOLLOUT will call again
+    // Write failure: the connection is unusable.
+    setError(engine->failure());
+    note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
+    if (written > 0) note(Note::BytesWritten, written);
+    abortCalled = true;
+    writeBuffer.clear();
+    const SocketState previous = state;
+    resetSocketLayer();
+    state = previous;
+    finishDisconnect();
+    return written > 0;
+  }
+  if (written > 0) note(Note::BytesWritten, written);
+  if (writeBuffer.empty()) {
+    writeBuffer.releaseIfEmpty(64 * 1024);
+    if (state == SocketState::ClosingState) finishDisconnect();
+  }
+  return written > 0;
+}
+
+// ------------------------------------------------------------ closing
+
+void SocketPrivate::resetSocketLayer() {
+  dispatcher->cancelTimer(&connectTimer);
+  if (engine) engine->close();
+  readable = false;
+}
+
+void SocketPrivate::finishDisconnect() {
+  const SocketState previous = state;
+  resetSocketLayer();
+  state = SocketState::UnconnectedState;
+  note(Note::StateChanged, static_cast<std::int64_t>(state));
+  note(Note::ReadChannelFinished);
+  if (previous == SocketState::ConnectedState || previous == SocketState::ClosingState)
+    note(Note::Disconnected);
+  localPort = peerPort = 0;
+  localAddress = peerAddress = HostAddress();
+  peerName.clear();
+}
+
+}  // namespace tether::detail

@@ -1,0 +1,110 @@
+// AbstractSocket's private state: the connection state machine, the write
+// buffer, the queue of signals waiting for the event loop, and the engine.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/byte_buffer.h"
+#include "reactor/dispatcher.h"
+#include "sockets/socket_engine.h"
+#include "tether/abstract_socket.h"
+
+namespace tether::detail {
+
+struct SocketPrivate final : EngineHandler, DeferredCall {
+  explicit SocketPrivate(AbstractSocket* owner, SocketType socketType);
+  ~SocketPrivate();
+  SocketPrivate(const SocketPrivate&) = delete;
+  SocketPrivate& operator=(const SocketPrivate&) = delete;
+
+  // A signal waiting to be emitted, in order.
+  struct Note {
+    enum Kind { StateChanged, HostFound, Connected, Disconnected, ErrorOccurred, ReadyRead,
+                BytesWritten, ReadChannelFinished };
+    Kind kind;
+    std::int64_t value = 0;
+  };
+
+  // --- signal delivery
+  void note(Note::Kind kind, std::int64_t value = 0);
+  void setState(SocketState s);  // records the state and notes stateChanged
+  void setError(SocketError e, std::string text);
+  void setError(const SocketFailure& f) { setError(f.error, f.text); }
+  // Emits every queued note. Returns false if the socket was destroyed by a
+  // slot (the caller must return without touching members).
+  bool flushNotes();
+  // A blocking wait ran out of time: SocketTimeoutError, emitted; the state
+  // stays as it is.
+  void timedOut();
+
+  // --- event loop entry points
+  void engineEvents(std::uint32_t events) override;
+  void runDeferred() override;
+  void requestDeferred() { dispatcher->schedule(this); }
+
+  // --- connecting
+  void startLookup(bool blocking);
+  void lookupFinished(const std::vector<HostAddress>& found);
+  void connectToNextAddress();
+  void testConnection();
+  void connectionEstablished();
+  void connectTimedOut();
+  bool ensureEngine(NetworkLayerProtocol protocol);
+  void startWatching();
+  void applyOptions();
+
+  // --- data
+  void readFromSocket();
+  bool flushWrites();  // true if anything was written
+  void handleRemoteClose(const SocketFailure& reason);
+
+  // --- closing
+  void finishDisconnect();
+  void resetSocketLayer();
+  void abortLookup();
+
+  AbstractSocket* q;
+  std::shared_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<SocketEngine> engine;
+  SocketType type;
+  SocketState state = SocketState::UnconnectedState;
+  SocketError error = SocketError::UnknownSocketError;
+
+  ByteBuffer writeBuffer;
+  std::int64_t readBufferLimit = 0;
+  bool readable = false;       // the kernel may hold unread data (edge-triggered)
+  bool readEof = false;        // end of stream seen
+  bool emittingReadyRead = false;
+  bool emittingBytesWritten = false;
+  bool pendingClose = false;   // disconnectFromHost() while looking up / connecting
+  bool abortCalled = false;
+  bool startPending = false;   // connectToHost() waits for the loop to start
+  bool readPending = false;    // resume reading on the next deferred run
+  bool flushPending = false;
+
+  std::string hostName;
+  std::uint16_t port = 0;
+  NetworkLayerProtocol preferredProtocol = NetworkLayerProtocol::AnyIPProtocol;
+  std::vector<HostAddress> addresses;
+  std::size_t nextAddress = 0;
+  int lookupId = -1;
+  SocketFailure lastConnectFailure;
+  int connectTimeoutMs = 30000;
+  TimerRecord connectTimer;
+
+  HostAddress localAddress;
+  HostAddress peerAddress;
+  std::uint16_t localPort = 0;
+  std::uint16_t peerPort = 0;
+  std::string peerName;
+
+  std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
+  std::deque<Note> notes;
+  int flushing = 0;
+};
+
+}  // namespace tether::detail
