@@ -256,6 +256,48 @@ class Child {
 };
 
 // ---------------------------------------------------------------------------
+// Noise gauge: CPU time spent on the two benchmark cores by anything but the
+// server and the load generator (other processes, hypervisor steal), from
+// /proc/stat. Soft-interrupt time is left out: it is the kernel's own TCP
+// work for the benchmark and is not charged to any process.
+
+struct CoreTicks {
+  bool valid = false;
+  unsigned long long task = 0;   // user + nice + system
+  unsigned long long steal = 0;
+};
+
+CoreTicks read_core_ticks(int cpu) {
+  CoreTicks t;
+  if (cpu < 0) {
+    return t;
+  }
+  std::ifstream f("/proc/stat");
+  const std::string want = "cpu" + std::to_string(cpu);
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream in(line);
+    std::string name;
+    in >> name;
+    if (name != want) {
+      continue;
+    }
+    unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0,
+                       steal = 0;
+    if (in >> user >> nice >> sys >> idle >> iowait >> irq >> softirq >> steal) {
+      t.valid = true;
+      t.task = user + nice + sys;
+      t.steal = steal;
+    }
+    break;
+  }
+  return t;
+}
+
+long long rusage_us(const rusage& ru) {
+  return (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000LL +
+         ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
 
 struct ServerSpec {
   std::string name;
@@ -281,6 +323,8 @@ struct RunResult {
   long long server_cpu_us = -1;
   std::string cpu_source;  // "report" (cpu_us line) or "rusage" (wait4)
   double cpu_ns_per_msg = 0;
+  long long loadgen_cpu_us = -1;
+  double foreign_cpu_pct = -1;  // other work on the two cores, % of one core
 };
 
 struct Options {
@@ -306,6 +350,7 @@ void usage() {
       "          [--loadgen PATH] [--seconds 2] [--warmup 0.5] [--reps 3] [--smoke]\n"
       "          [--csv FILE] [--summary-csv FILE] [--sizes 16,4096,65536]\n"
       "          [--connections 1,100,1000] [--server-cpu 0] [--client-cpu 1]\n"
+      "          [--connect-timeout 20]\n"
       "  COMMAND is split on spaces; \"--port 0 --cpu <server-cpu>\" is appended.\n"
       "  Name one server \"raw\" to get ratio columns.\n"
       "  --smoke: every workload for 0.3 s, 1 rep, no warm-up; checks that the\n"
@@ -527,6 +572,11 @@ RunResult run_one(const Options& o, const ServerSpec& spec, const Workload& w, i
                                     "--cpu", std::to_string(o.client_cpu),
                                     "--connect-timeout", std::to_string(o.connect_timeout)};
   std::string json;
+  const long ticks_per_sec = sysconf(_SC_CLK_TCK);
+  const CoreTicks s0 = read_core_ticks(o.server_cpu);
+  const CoreTicks c0 = read_core_ticks(o.client_cpu);
+  const double window_start = bench::now_seconds();
+  double window = 0;
   {
     Child load;
     if (!load.start(largv, r.error)) {
@@ -552,7 +602,11 @@ RunResult run_one(const Options& o, const ServerSpec& spec, const Workload& w, i
       r.error = "load generator failed (" + describe_status(status) + ")";
       return r;
     }
+    r.loadgen_cpu_us = rusage_us(ru);
+    window = bench::now_seconds() - window_start;
   }
+  const CoreTicks s1 = read_core_ticks(o.server_cpu);
+  const CoreTicks c1 = read_core_ticks(o.client_cpu);
   auto mps = json_number(json, "msgs_per_sec");
   auto msgs = json_number(json, "messages");
   if (!mps || !msgs) {
@@ -585,10 +639,17 @@ RunResult run_one(const Options& o, const ServerSpec& spec, const Workload& w, i
   }
   if (r.server_cpu_us < 0) {
     // The server did not report: fall back to what wait4 saw.
-    r.server_cpu_us =
-        (static_cast<long long>(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000LL +
-        ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    r.server_cpu_us = rusage_us(ru);
     r.cpu_source = "rusage";
+  }
+  if (s0.valid && s1.valid && c0.valid && c1.valid && ticks_per_sec > 0 && window > 0 &&
+      o.server_cpu != o.client_cpu) {
+    const double busy_us =
+        static_cast<double>((s1.task - s0.task) + (c1.task - c0.task) + (s1.steal - s0.steal) +
+                            (c1.steal - c0.steal)) *
+        1e6 / static_cast<double>(ticks_per_sec);
+    const double ours_us = static_cast<double>(r.server_cpu_us + r.loadgen_cpu_us);
+    r.foreign_cpu_pct = std::max(0.0, (busy_us - ours_us) / (window * 1e6) * 100.0);
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     r.error = "server ended badly after SIGTERM (" + describe_status(status) + ")";
@@ -625,6 +686,7 @@ struct Summary {
   int ok = 0;
   int runs = 0;
   double med = 0, lo = 0, hi = 0, cpu_ns = 0;
+  double foreign_pct = -1;  // worst run
 };
 
 Summary summarize(const std::vector<RunResult>& all, const std::string& server,
@@ -642,6 +704,7 @@ Summary summarize(const std::vector<RunResult>& all, const std::string& server,
     ++s.ok;
     rates.push_back(r.msgs_per_sec);
     cpu.push_back(r.cpu_ns_per_msg);
+    s.foreign_pct = std::max(s.foreign_pct, r.foreign_cpu_pct);
   }
   if (!rates.empty()) {
     s.med = median(rates);
@@ -723,9 +786,11 @@ int main(int argc, char** argv) {
         RunResult r = run_one(o, spec, w, rep);
         ++done;
         if (r.ok) {
-          std::fprintf(stderr, "[%zu/%zu] %-14s %-10s rep %d: %12.0f msgs/s  %8.0f ns/msg\n",
+          std::fprintf(stderr,
+                       "[%zu/%zu] %-14s %-10s rep %d: %12.0f msgs/s  %8.0f ns/msg  "
+                       "other load %.0f%%\n",
                        done, total, workload_name(w).c_str(), spec.name.c_str(), rep,
-                       r.msgs_per_sec, r.cpu_ns_per_msg);
+                       r.msgs_per_sec, r.cpu_ns_per_msg, r.foreign_cpu_pct);
         } else {
           ++failures;
           std::fprintf(stderr, "[%zu/%zu] %-14s %-10s rep %d: FAILED: %s\n", done, total,
@@ -743,8 +808,9 @@ int main(int argc, char** argv) {
               "server on cpu %d, load generator on cpu %d\n",
               o.smoke ? " (SMOKE RUN - not a measurement)" : "", o.seconds, o.warmup, o.reps,
               o.server_cpu, o.client_cpu);
-  std::printf("%-14s %-10s %12s  %-27s %11s %9s %9s\n", "workload", "server", "msgs/s",
-              "(min - max)", "cpu ns/msg", "x raw", "cpu x raw");
+  std::printf("%-14s %-10s %12s  %-27s %11s %9s %9s %7s\n", "workload", "server", "msgs/s",
+              "(min - max)", "cpu ns/msg", "x raw", "cpu x raw", "other%");
+  double worst_foreign = 0;
   std::vector<std::string> summary_rows;
   for (const auto& w : workloads) {
     const Summary raw = have_raw ? summarize(results, "raw", w) : Summary{};
@@ -758,24 +824,33 @@ int main(int argc, char** argv) {
         }
       }
       if (s.ok == 0) {
-        std::printf("%-14s %-10s %12s  %-27s %11s %9s %9s\n", workload_name(w).c_str(),
-                    spec.name.c_str(), "FAILED", "", "-", "-", "-");
+        std::printf("%-14s %-10s %12s  %-27s %11s %9s %9s %7s\n", workload_name(w).c_str(),
+                    spec.name.c_str(), "FAILED", "", "-", "-", "-", "-");
       } else {
         std::string range = "(" + fmt("%.0f", s.lo) + " - " + fmt("%.0f", s.hi) + ")";
         if (s.ok < s.runs) {
           range += " " + std::to_string(s.runs - s.ok) + " failed";
         }
-        std::printf("%-14s %-10s %12.0f  %-27s %11.0f %9s %9s\n", workload_name(w).c_str(),
+        worst_foreign = std::max(worst_foreign, s.foreign_pct);
+        std::printf("%-14s %-10s %12.0f  %-27s %11.0f %9s %9s %7s\n", workload_name(w).c_str(),
                     spec.name.c_str(), s.med, range.c_str(), s.cpu_ns, ratio.c_str(),
-                    cpu_ratio.c_str());
+                    cpu_ratio.c_str(), s.foreign_pct < 0 ? "?" : fmt("%.0f", s.foreign_pct).c_str());
       }
       summary_rows.push_back(std::to_string(w.size) + "," + std::to_string(w.connections) + "," +
                              csv_field(spec.name) + "," + std::to_string(s.ok) + "," +
                              std::to_string(s.runs) + "," + fmt("%.1f", s.med) + "," +
                              fmt("%.1f", s.lo) + "," + fmt("%.1f", s.hi) + "," +
                              fmt("%.1f", s.cpu_ns) + "," + (ratio == "-" ? "" : ratio) + "," +
-                             (cpu_ratio == "-" ? "" : cpu_ratio));
+                             (cpu_ratio == "-" ? "" : cpu_ratio) + "," +
+                             fmt("%.1f", s.foreign_pct));
     }
+  }
+  std::printf("other%%: worst run's CPU use on the two benchmark cores by anything else "
+              "(other processes, steal), in %% of one core.\n");
+  if (worst_foreign > 10.0) {
+    std::printf("WARNING: up to %.0f%% of a core went to other work during some runs; "
+                "those figures are disturbed. Rerun on a quiet machine.\n",
+                worst_foreign);
   }
   std::fflush(stdout);
 
@@ -783,12 +858,14 @@ int main(int argc, char** argv) {
   if (!o.csv.empty()) {
     std::ofstream f(o.csv);
     f << "size,connections,server,rep,ok,msgs_per_sec,messages,elapsed_s,total_messages,"
-         "server_cpu_us,cpu_ns_per_msg,cpu_source,seconds,warmup,smoke,error\n";
+         "server_cpu_us,cpu_ns_per_msg,cpu_source,loadgen_cpu_us,other_cpu_pct,seconds,warmup,"
+         "smoke,error\n";
     for (const auto& r : results) {
       f << r.size << ',' << r.connections << ',' << csv_field(r.server) << ',' << r.rep << ','
         << (r.ok ? 1 : 0) << ',' << fmt("%.1f", r.msgs_per_sec) << ',' << r.messages << ','
         << fmt("%.6f", r.elapsed) << ',' << r.total_messages << ',' << r.server_cpu_us << ','
-        << fmt("%.1f", r.cpu_ns_per_msg) << ',' << r.cpu_source << ',' << o.seconds << ','
+        << fmt("%.1f", r.cpu_ns_per_msg) << ',' << r.cpu_source << ',' << r.loadgen_cpu_us << ','
+        << fmt("%.1f", r.foreign_cpu_pct) << ',' << o.seconds << ','
         << o.warmup << ',' << (o.smoke ? 1 : 0) << ',' << csv_field(r.error) << '\n';
     }
     f.close();
@@ -800,7 +877,8 @@ int main(int argc, char** argv) {
   if (!o.summary_csv.empty()) {
     std::ofstream f(o.summary_csv);
     f << "size,connections,server,runs_ok,runs,median_msgs_per_sec,min_msgs_per_sec,"
-         "max_msgs_per_sec,median_cpu_ns_per_msg,ratio_vs_raw,cpu_ratio_vs_raw\n";
+         "max_msgs_per_sec,median_cpu_ns_per_msg,ratio_vs_raw,cpu_ratio_vs_raw,"
+         "worst_other_cpu_pct\n";
     for (const auto& row : summary_rows) {
       f << row << '\n';
     }

@@ -157,7 +157,9 @@ class IODevice : public Object {
   OpenMode openMode_ = NotOpen;
   std::string errorString_;
   std::int64_t pos_ = 0;            // random-access position
-  std::int64_t transactionPos_ = 0;  // bytes consumed since startTransaction()
+  // Sequential: bytes read since startTransaction() (they stay in buffer_).
+  // Random-access: the position rollbackTransaction() returns to.
+  std::int64_t transactionPos_ = 0;
   bool transactionStarted_ = false;
   std::unique_ptr<detail::ByteBuffer> buffer_;  // read buffer (sequential devices, ungetChar, transactions)
 };

@@ -1,0 +1,72 @@
+// Internal: the c-ares side of HostInfo.
+//
+// Asynchronous lookups run on the calling thread's ThreadResolver: one
+// c-ares channel per thread, created on first use, its sockets watched by the
+// thread's Dispatcher (level-triggered, as c-ares expects) through
+// ARES_OPT_SOCK_STATE_CB, its timeouts kept by one TimerRecord that is
+// rescheduled from ares_timeout() after every processing step. Blocking
+// lookups (fromName) use a private channel driven by poll().
+//
+// Settings (servers, timeout, tries) are process-wide; a channel keeps the
+// settings it was made with, and a thread replaces its channel when the
+// settings change (the old one finishes its queries first).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tether/host_address.h"
+#include "tether/host_info.h"
+
+namespace tether::detail {
+
+struct ResolverSettings {
+  std::vector<std::pair<HostAddress, std::uint16_t>> servers;  // empty: system configuration
+  int timeoutMs = 0;                                           // <= 0: c-ares default
+  int tries = 0;                                               // <= 0: c-ares default
+  std::uint64_t generation = 0;  // bumped by every change
+};
+
+ResolverSettings resolverSettings();
+void setResolverServers(std::vector<std::pair<HostAddress, std::uint16_t>> servers);
+void setResolverTimeouts(int timeoutMs, int tries);
+
+// The outcome of one name lookup.
+struct ResolveResult {
+  HostInfo::HostInfoError error = HostInfo::NoError;
+  std::string errorString;
+  std::vector<HostAddress> addresses;
+};
+
+// One asynchronous lookup as the resolver sees it.
+class ResolveRequest {
+ public:
+  virtual ~ResolveRequest() = default;
+  // True once nobody wants the result any more (aborted, receiver gone): the
+  // resolver may then cancel the DNS work.
+  [[nodiscard]] virtual bool isAbandoned() const = 0;
+  // Called once with the result, from inside c-ares processing on the
+  // resolver's thread (or inside resolveAsync() itself when the lookup fails
+  // at once). Not called when the lookup is cancelled or the thread's
+  // resolver is torn down.
+  virtual void finished(ResolveResult result) = 0;
+};
+
+// Starts looking up `asciiName` (already in ASCII form) on the calling
+// thread's resolver.
+void resolveAsync(const std::string& asciiName, std::shared_ptr<ResolveRequest> request);
+
+// Cancels the calling thread's DNS work if every lookup on it is abandoned,
+// so that no socket stays open for results nobody wants.
+void cancelAbandonedLookups();
+
+// Lookups the calling thread's resolver has not finished yet (abandoned ones
+// included). For tests and diagnostics.
+std::size_t pendingLookupCount();
+
+// Looks `asciiName` up on a private channel, waiting with poll().
+ResolveResult resolveBlocking(const std::string& asciiName);
+
+}  // namespace tether::detail

@@ -1,0 +1,182 @@
+#include "io/byte_buffer.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+namespace tether::detail {
+
+namespace {
+
+// The first allocation holds at least this much besides the prepend area, so
+// that a buffer filled a few bytes at a time does not reallocate every call.
+constexpr std::size_t kInitialSize = 1024;
+
+// True if p points into [base, base + capacity): the caller passed our own
+// bytes, which growing or sliding could move under it.
+bool pointsInto(const char* p, const char* base, std::size_t capacity) {
+  return base && p >= base && p < base + capacity;
+}
+
+// A new allocation of `capacity` bytes holding [bytes, bytes + count) at `at`.
+std::unique_ptr<char[]> copiedInto(std::size_t capacity, std::size_t at, const char* bytes, std::size_t count) {
+  auto fresh = std::make_unique_for_overwrite<char[]>(capacity);  // no zero-filling
+  if (count > 0) std::memcpy(fresh.get() + at, bytes, count);
+  return fresh;
+}
+
+}  // namespace
+
+ByteBuffer::ByteBuffer(ByteBuffer&& other) noexcept
+    : storage_(std::move(other.storage_)),
+      capacity_(std::exchange(other.capacity_, 0)),
+      readIndex_(std::exchange(other.readIndex_, 0)),
+      writeIndex_(std::exchange(other.writeIndex_, 0)) {}
+
+ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept {
+  if (this != &other) {
+    storage_ = std::move(other.storage_);
+    capacity_ = std::exchange(other.capacity_, 0);
+    readIndex_ = std::exchange(other.readIndex_, 0);
+    writeIndex_ = std::exchange(other.writeIndex_, 0);
+  }
+  return *this;
+}
+
+ByteBuffer::~ByteBuffer() = default;
+
+std::size_t ByteBuffer::find(char c, std::size_t from) const {
+  if (from >= size()) return npos;
+  const void* hit = std::memchr(data() + from, static_cast<unsigned char>(c), size() - from);
+  if (!hit) return npos;
+  return static_cast<std::size_t>(static_cast<const char*>(hit) - data());
+}
+
+void ByteBuffer::consume(std::size_t n) {
+  assert(n <= size());
+  if (n >= size()) {
+    clear();
+    return;
+  }
+  readIndex_ += n;
+}
+
+std::size_t ByteBuffer::take(char* out, std::size_t n) {
+  const std::size_t count = std::min(n, size());
+  if (count > 0) std::memcpy(out, data(), count);
+  consume(count);
+  return count;
+}
+
+void ByteBuffer::clear() {
+  // With storage, start again right after the prepend area so that the whole
+  // allocation is writable; without, stay at zero.
+  readIndex_ = writeIndex_ = storage_ ? kPrepend : 0;
+}
+
+void ByteBuffer::append(const char* p, std::size_t n) {
+  if (n == 0) return;
+  if (pointsInto(p, storage_.get(), capacity_)) {
+    const std::string copy(p, n);
+    append(copy.data(), copy.size());
+    return;
+  }
+  ensureWritable(n);
+  std::memcpy(storage_.get() + writeIndex_, p, n);
+  writeIndex_ += n;
+}
+
+void ByteBuffer::prepend(const char* p, std::size_t n) {
+  if (n == 0) return;
+  if (pointsInto(p, storage_.get(), capacity_)) {
+    const std::string copy(p, n);
+    prepend(copy.data(), copy.size());
+    return;
+  }
+  if (n > readIndex_) {
+    // Make room in front: keep a fresh prepend area in front of the new bytes
+    // so that a run of ungetChar() calls does not move the data every time.
+    const std::size_t readable = size();
+    const std::size_t front = kPrepend + n;
+    if (storage_ && front + readable <= capacity_) {
+      std::memmove(storage_.get() + front, data(), readable);
+    } else {
+      const std::size_t newCapacity =
+          std::max(capacity_ * 2, front + readable + std::max(writableBytes(), kInitialSize));
+      storage_ = copiedInto(newCapacity, front, data(), readable);
+      capacity_ = newCapacity;
+    }
+    readIndex_ = front;
+    writeIndex_ = front + readable;
+  }
+  readIndex_ -= n;
+  std::memcpy(storage_.get() + readIndex_, p, n);
+}
+
+char* ByteBuffer::prepareWrite(std::size_t n) {
+  ensureWritable(n);
+  return storage_.get() + writeIndex_;
+}
+
+void ByteBuffer::commitWrite(std::size_t n) {
+  assert(n <= writableBytes());
+  writeIndex_ += n;
+}
+
+void ByteBuffer::ensureWritable(std::size_t n) {
+  if (writableBytes() >= n) return;
+  const std::size_t readable = size();
+  if (storage_ && capacity_ >= kPrepend + readable + n) {
+    // Enough room overall: slide the readable bytes back to the front.
+    std::memmove(storage_.get() + kPrepend, data(), readable);
+  } else {
+    const std::size_t needed = kPrepend + readable + std::max(n, kInitialSize);
+    const std::size_t newCapacity = std::max(capacity_ * 2, needed);
+    storage_ = copiedInto(newCapacity, kPrepend, data(), readable);
+    capacity_ = newCapacity;
+  }
+  readIndex_ = kPrepend;
+  writeIndex_ = kPrepend + readable;
+}
+
+ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
+  const std::size_t limit = maxBytes == 0 ? std::numeric_limits<std::size_t>::max() : maxBytes;
+  const std::size_t intoBuffer = std::min(writableBytes(), limit);
+  const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
+
+  char spill[kSpill];
+  iovec vec[2];
+  int count = 0;
+  if (intoBuffer > 0) vec[count++] = {storage_.get() + writeIndex_, intoBuffer};
+  if (intoSpill > 0) vec[count++] = {spill, intoSpill};
+
+  ssize_t n;
+  do {
+    n = ::readv(fd, vec, count);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return n;
+
+  const auto got = static_cast<std::size_t>(n);
+  if (got <= intoBuffer) {
+    writeIndex_ += got;
+  } else {
+    writeIndex_ += intoBuffer;
+    append(spill, got - intoBuffer);
+  }
+  return n;
+}
+
+void ByteBuffer::releaseIfEmpty(std::size_t keepBytes) {
+  if (!empty() || capacity_ <= keepBytes) return;
+  storage_.reset();
+  capacity_ = 0;
+  readIndex_ = writeIndex_ = 0;
+}
+
+}  // namespace tether::detail
