@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   tether::EventLoop loop;
   tether::TcpServer server;
   server.setMaxPendingConnections(1 << 20);
+  server.setListenBacklogSize(4096);  // as the raw server: SOMAXCONN
   if (!server.listen(tether::HostAddress(host), static_cast<std::uint16_t>(port))) {
     std::fprintf(stderr, "tether_echo_server: listen: %s\n", server.errorString().c_str());
     return 1;
