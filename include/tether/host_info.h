@@ -133,9 +133,9 @@ class HostInfo {
   // This machine's host name (gethostname); not necessarily fully qualified.
   static std::string localHostName();
 
-  // This machine's DNS domain, as the system resolver sees it: LOCALDOMAIN,
-  // else resolv.conf's "domain", else its first "search" entry, else what
-  // follows the first dot of the host name; "" if none.
+  // This machine's DNS domain as the system resolver (res_ninit) sees it:
+  // the LOCALDOMAIN variable, else resolv.conf's "domain", else its first
+  // "search" entry; "" if there is none. In ASCII (ACE) form.
   static std::string localDomainName();
 
   // tether addition: the DNS servers lookups started from now on use, each an

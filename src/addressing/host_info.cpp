@@ -232,33 +232,29 @@ struct PreparedName {
   std::string ascii;
 };
 
+HostInfo notFound(std::string_view name, std::string_view why) {
+  HostInfo info;
+  info.setHostName(name);
+  info.setError(HostInfo::HostNotFound);
+  info.setErrorString(why);
+  return info;
+}
+
 PreparedName prepare(std::string_view name) {
   PreparedName prepared;
-  if (name.empty()) {
-    HostInfo info;
-    info.setError(HostInfo::HostNotFound);
-    info.setErrorString(kNoHostNameGiven);
-    prepared.answer = std::move(info);
-    return prepared;
-  }
   HostAddress literal;
-  if (literal.setAddress(name)) {
+  if (name.empty()) {
+    prepared.answer = notFound(name, kNoHostNameGiven);
+  } else if (literal.setAddress(name)) {
     HostInfo info;
     info.setHostName(literal.toString());
     info.setAddresses({literal});
     prepared.answer = std::move(info);
-    return prepared;
+  } else if (std::optional<std::string> ascii = toAscii(name)) {
+    prepared.ascii = std::move(*ascii);
+  } else {
+    prepared.answer = notFound(name, kInvalidHostname);
   }
-  std::optional<std::string> ascii = toAscii(name);
-  if (!ascii) {
-    HostInfo info;
-    info.setHostName(name);
-    info.setError(HostInfo::HostNotFound);
-    info.setErrorString(kInvalidHostname);
-    prepared.answer = std::move(info);
-    return prepared;
-  }
-  prepared.ascii = std::move(*ascii);
   return prepared;
 }
 

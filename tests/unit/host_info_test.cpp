@@ -108,6 +108,22 @@ class HostInfoTest : public ::testing::Test {
     return result.value_or(HostInfo());
   }
 
+  // An IP literal gives itself (and its canonical text as hostName()),
+  // asynchronously and blocking, while the only name server is one that
+  // would never answer: no DNS was involved.
+  static void expectLiteralWithoutDns(std::string_view name, const std::string& canonical) {
+    SCOPED_TRACE(name);
+    SilentSocket server;
+    ASSERT_NE(server.port, 0);
+    useServer(server.port);
+    for (const HostInfo& info : {lookup(name), HostInfo::fromName(name)}) {
+      EXPECT_EQ(info.error(), HostInfo::NoError);
+      EXPECT_EQ(info.hostName(), canonical);
+      EXPECT_EQ(sortedTexts(info), (std::vector<std::string>{canonical}));
+    }
+    EXPECT_FALSE(server.receivedAnything());
+  }
+
   static inline test::DnsServer* dns_ = nullptr;
   test::DescriptorLeakCheck leakCheck_;
 };
@@ -236,31 +252,14 @@ TEST_F(HostInfoTest, NamesAreLookedUpInLowerCaseAsciiForm) {
 }
 
 TEST_F(HostInfoTest, IPv4LiteralResolvesWithoutAskingDns) {
-  SilentSocket server;
-  ASSERT_NE(server.port, 0);
-  useServer(server.port);
-  const HostInfo info = lookup("192.0.2.77");
-  EXPECT_EQ(info.error(), HostInfo::NoError);
-  EXPECT_EQ(info.hostName(), "192.0.2.77");
-  EXPECT_EQ(sortedTexts(info), (std::vector<std::string>{"192.0.2.77"}));
-  // inet_aton's short forms are literals too, as in Qt; hostName() is the
-  // address in canonical form.
-  const HostInfo shortForm = HostInfo::fromName("127.1");
-  EXPECT_EQ(shortForm.hostName(), "127.0.0.1");
-  EXPECT_EQ(sortedTexts(shortForm), (std::vector<std::string>{"127.0.0.1"}));
-  EXPECT_FALSE(server.receivedAnything());
+  expectLiteralWithoutDns("192.0.2.77", "192.0.2.77");
+  // inet_aton's short forms are literals too, as in Qt.
+  expectLiteralWithoutDns("127.1", "127.0.0.1");
 }
 
 TEST_F(HostInfoTest, IPv6LiteralResolvesWithoutAskingDns) {
-  SilentSocket server;
-  ASSERT_NE(server.port, 0);
-  useServer(server.port);
-  const HostInfo info = lookup("2001:DB8:0:0::5");
-  EXPECT_EQ(info.error(), HostInfo::NoError);
-  EXPECT_EQ(info.hostName(), "2001:db8::5");
-  EXPECT_EQ(sortedTexts(info), (std::vector<std::string>{"2001:db8::5"}));
-  EXPECT_EQ(sortedTexts(HostInfo::fromName("::1")), (std::vector<std::string>{"::1"}));
-  EXPECT_FALSE(server.receivedAnything());
+  expectLiteralWithoutDns("2001:DB8:0:0::5", "2001:db8::5");
+  expectLiteralWithoutDns("::1", "::1");
 }
 
 TEST_F(HostInfoTest, LookupHostNeverCallsBackInsideTheCall) {
@@ -302,6 +301,16 @@ TEST_F(HostInfoTest, MemberFunctionOfTheReceiverCanBeTheCallback) {
   HostInfo::lookupHost("v4.tether.test", &receiver, &Receiver::hostFound);
   ASSERT_TRUE(test::runUntil([&] { return !receiver.addresses.empty(); }, 5000));
   EXPECT_EQ(receiver.addresses, (std::vector<std::string>{"192.0.2.4"}));
+}
+
+TEST_F(HostInfoTest, LookupStartedFromACallbackIsAnswered) {
+  std::vector<std::string> addresses;
+  HostInfo::lookupHost("nx.tether.test", [&](const HostInfo& first) {
+    EXPECT_EQ(first.error(), HostInfo::HostNotFound);
+    HostInfo::lookupHost("v6.tether.test", [&](const HostInfo& second) { addresses = sortedTexts(second); });
+  });
+  ASSERT_TRUE(test::runUntil([&] { return !addresses.empty(); }, 5000));
+  EXPECT_EQ(addresses, (std::vector<std::string>{"2001:db8::6"}));
 }
 
 TEST_F(HostInfoTest, AbortHostLookupStopsTheCallback) {
@@ -366,8 +375,7 @@ TEST_F(HostInfoTest, ServerThatNeverAnswersGivesAnErrorAfterTheResolverTimeout) 
   EXPECT_EQ(info.error(), HostInfo::UnknownError);
   EXPECT_EQ(info.errorString(), "Temporary failure in name resolution");
   EXPECT_TRUE(info.addresses().empty());
-  EXPECT_GE(elapsed, std::chrono::milliseconds(250));
-  EXPECT_LT(elapsed, std::chrono::milliseconds(3000));
+  EXPECT_GE(elapsed, std::chrono::milliseconds(250));  // both tries were waited for
 }
 
 TEST_F(HostInfoTest, SettingsApplyToLookupsStartedAfterwards) {
