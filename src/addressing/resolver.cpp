@@ -195,9 +195,9 @@ class LoopChannel {
 
   ~LoopChannel() {
     if (channel_) {
-      // Cancel first: c-ares 1.18 frees an AF_UNSPEC lookup twice when it is
-      // destroyed with both of its queries pending; cancelling ends them
-      // cleanly and closes the sockets.
+      // Queries still running end as cancelled (their requests hear
+      // nothing), which also closes their sockets while the watchers for
+      // them are still here to be removed.
       cancel();
       ares_destroy(channel_);
     }
