@@ -307,7 +307,9 @@ class LoadGen {
     }
   }
 
-  void pump_recv(Conn& c, std::size_t idx) {
+  // `to_eagain`: keep reading until EAGAIN/EOF even after a short read (used
+  // when the peer hung up, so that the EOF is seen).
+  void pump_recv(Conn& c, std::size_t idx, bool to_eagain = false) {
     for (;;) {
       ssize_t n = ::read(c.fd, scratch_.data(), scratch_.size());
       if (n > 0) {
@@ -316,6 +318,12 @@ class LoadGen {
           die("server sent more bytes than it was sent (not an echo)");
         }
         maybe_complete(c, idx);
+        if (!to_eagain && static_cast<std::size_t>(n) < scratch_.size()) {
+          // A short read on a stream socket means its receive queue was
+          // empty (epoll(7)); data arriving later raises a new edge. This
+          // spares the load generator a read() that would return EAGAIN.
+          return;
+        }
         continue;
       }
       if (n == 0) {
@@ -363,7 +371,7 @@ class LoadGen {
       maybe_complete(c, idx);
     }
     if (what & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
-      pump_recv(c, idx);
+      pump_recv(c, idx, (what & (EPOLLRDHUP | EPOLLHUP)) != 0);
     }
   }
 
