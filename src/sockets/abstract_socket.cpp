@@ -209,8 +209,10 @@ bool AbstractSocket::flush() {
 }
 
 void AbstractSocket::close() {
-  auto& d = *d_;
+  auto token = lifeToken();
   IODevice::close();  // emits aboutToClose; drops the read buffer
+  if (token.expired()) return;  // a slot of aboutToClose deleted the socket
+  auto& d = *d_;
   if (d.state != UnconnectedState) disconnectFromHost();
   d.localPort = d.peerPort = 0;
   d.localAddress = d.peerAddress = HostAddress();

@@ -11,7 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <memory>
 
 #include "io/byte_buffer.h"
@@ -46,27 +48,31 @@ class NativeSocketEngine final : public SocketEngine {
 
   bool adopt(int descriptor) override {
     close();
+    // Check that it is a socket before changing any of its flags: a refused
+    // descriptor goes back to the caller as it came.
+    int kind = 0;
+    socklen_t len = sizeof kind;
+    if (::getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &kind, &len) != 0)
+      return failWith(errno, SocketCall::Other, SocketError::UnsupportedSocketOperationError,
+                      text::kInvalidDescriptor);
     const int flags = ::fcntl(descriptor, F_GETFL);
     if (flags < 0) return failWith(errno, SocketCall::Other, SocketError::UnsupportedSocketOperationError,
                                    text::kInvalidDescriptor);
     if (!(flags & O_NONBLOCK) && ::fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) < 0)
       return failWith(errno, SocketCall::Other);
     ::fcntl(descriptor, F_SETFD, FD_CLOEXEC);
-    int kind = 0;
-    socklen_t len = sizeof kind;
-    if (::getsockopt(descriptor, SOL_SOCKET, SO_TYPE, &kind, &len) != 0)
-      return failWith(errno, SocketCall::Other, SocketError::UnsupportedSocketOperationError,
-                      text::kInvalidDescriptor);
     type_ = kind == SOCK_DGRAM ? SocketType::UdpSocket : kind == SOCK_STREAM ? SocketType::TcpSocket
                                                                                : SocketType::UnknownSocketType;
     fd_.reset(descriptor);
-    fetchAddresses();
+    // The family first: fetchAddresses() reports v4-mapped peers by it.
     sockaddr_storage ss{};
     len = sizeof ss;
+    protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
     if (::getsockname(descriptor, reinterpret_cast<sockaddr*>(&ss), &len) == 0)
       protocol_ = ss.ss_family == AF_INET ? NetworkLayerProtocol::IPv4Protocol
                   : ss.ss_family == AF_INET6 ? NetworkLayerProtocol::IPv6Protocol
                                              : NetworkLayerProtocol::UnknownNetworkLayerProtocol;
+    fetchAddresses();
     return true;
   }
 
@@ -283,14 +289,15 @@ class NativeSocketEngine final : public SocketEngine {
   }
 
   // A v4-mapped address on a dual-stack socket is reported as plain IPv4,
-  // as Qt reports peers of a server listening on Any.
+  // as Qt reports peers of a server listening on Any. Only ::ffff:0:0/96:
+  // "::" and "::1" are IPv6 addresses of their own.
   HostAddress unmapped(const HostAddress& address) const {
-    if (protocol_ != NetworkLayerProtocol::IPv4Protocol && address.protocol() == NetworkLayerProtocol::IPv6Protocol) {
-      bool ok = false;
-      const std::uint32_t v4 = address.toIPv4Address(&ok);
-      if (ok) return HostAddress(v4);
-    }
-    return address;
+    if (protocol_ == NetworkLayerProtocol::IPv4Protocol || address.protocol() != NetworkLayerProtocol::IPv6Protocol)
+      return address;
+    const IPv6Address bytes = address.toIPv6Address();
+    static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), bytes.begin())) return address;
+    return HostAddress(address.toIPv4Address());
   }
 
   bool optionName(SocketOption option, int* level, int* name) const {

@@ -37,7 +37,9 @@ struct ServerPrivate final : EngineHandler, DeferredCall {
   void acceptConnections();
   // EMFILE/ENFILE: accept into the reserved descriptor and close at once, so
   // the connection leaves the backlog and the loop does not spin on it.
-  void shedOneConnection();
+  // Returns true when a connection was shed, or when none could be and
+  // accepting is paused; false when the backlog turned out to be empty.
+  bool shedOneConnection();
   void setError(SocketError e, std::string text) {
     error = e;
     errorString = std::move(text);
@@ -71,8 +73,10 @@ void ServerPrivate::acceptConnections() {
       }
       if (f.error == SocketError::TemporaryError) continue;  // aborted by the peer, interrupted
       if (f.error == SocketError::SocketResourceError) {
+        // Linux reports EMFILE before it looks at the backlog: report only
+        // a connection that was really there.
+        if (!shedOneConnection()) continue;
         fail(f);
-        shedOneConnection();
         if (!q->acceptError.emit(SocketError::SocketResourceError) || token.expired()) return;
         continue;
       }
@@ -88,15 +92,20 @@ void ServerPrivate::acceptConnections() {
   }
 }
 
-void ServerPrivate::shedOneConnection() {
+bool ServerPrivate::shedOneConnection() {
   spare.reset();
   const int fd = ::accept4(engine->descriptor(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) ::close(fd);
+  const bool shed = fd >= 0;
+  if (shed) ::close(fd);
   else if (errno == EAGAIN || errno == EWOULDBLOCK) acceptReady = false;
   spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   // Still out of descriptors with no reserve: stop until the application
   // frees some and calls resumeAccepting(), rather than spin.
-  if (!spare && acceptReady) paused = true;
+  if (!spare && acceptReady) {
+    paused = true;
+    return true;
+  }
+  return shed;
 }
 
 }  // namespace tether::detail
