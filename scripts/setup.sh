@@ -9,6 +9,9 @@ packages=(
   libgtest-dev libgmock-dev
   libc-ares-dev
   dnsmasq-base iproute2 procps
+  # interop peers (real Qt 5 and Qt 6) and the fuzzers (clang's libFuzzer)
+  qtbase5-dev qt6-base-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
