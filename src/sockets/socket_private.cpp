@@ -366,7 +366,7 @@ bool SocketPrivate::flushWrites() {
     // Write failure: the connection is unusable.
     setError(engine->failure());
     note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
-    if (written > 0) note(Note::BytesWritten, written);
+    if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
     abortCalled = true;
     writeBuffer.clear();
     const SocketState previous = state;
@@ -375,7 +375,7 @@ bool SocketPrivate::flushWrites() {
     finishDisconnect();
     return written > 0;
   }
-  if (written > 0) note(Note::BytesWritten, written);
+  if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
   if (writeBuffer.empty()) {
     writeBuffer.releaseIfEmpty(64 * 1024);
     if (state == SocketState::ClosingState) finishDisconnect();

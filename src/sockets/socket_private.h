@@ -29,6 +29,11 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
     std::int64_t value = 0;
   };
 
+  // A socket adopted by TcpServer is handed to the application already
+  // connected: it must not later report a stateChanged(ConnectedState) that
+  // happened before anyone could connect to it.
+  static void forgetAdoptionNotes(AbstractSocket* socket) { socket->d_->notes.clear(); }
+
   // --- signal delivery
   void note(Note::Kind kind, std::int64_t value = 0);
   void setState(SocketState s);  // records the state and notes stateChanged

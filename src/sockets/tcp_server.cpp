@@ -12,6 +12,7 @@
 
 #include "reactor/dispatcher.h"
 #include "sockets/socket_engine.h"
+#include "sockets/socket_private.h"
 #include "system/unique_fd.h"
 #include "tether/tcp_socket.h"
 
@@ -263,6 +264,7 @@ void TcpServer::incomingConnection(int socketDescriptor) {
     ::close(socketDescriptor);
     return;
   }
+  detail::SocketPrivate::forgetAdoptionNotes(socket);
   addPendingConnection(socket);
 }
 

@@ -943,3 +943,27 @@ TEST(TcpServer, RunningOutOfDescriptorsShedsConnectionsWithAcceptErrorAndRecover
   EXPECT_EQ(peer->state(), SocketState::ConnectedState);
   EXPECT_EQ(peer->peerPort(), localPortOf(later.get()));
 }
+
+TEST(TcpServerAdoption, AcceptedSocketReportsNoStateChangeThatHappenedBeforeItWasHandedOver) {
+  test::DescriptorLeakCheck leaks;
+  tether::TcpServer server;
+  ASSERT_TRUE(server.listen(tether::HostAddress(tether::HostAddress::LocalHost)));
+  std::vector<tether::SocketState> states;
+  tether::TcpSocket* accepted = nullptr;
+  server.newConnection.connect([&] {
+    accepted = server.nextPendingConnection();
+    EXPECT_EQ(accepted->state(), tether::SocketState::ConnectedState);
+    accepted->stateChanged.connect([&](tether::SocketState s) { states.push_back(s); });
+  });
+  tether::TcpSocket client;
+  client.connectToHost(tether::HostAddress(tether::HostAddress::LocalHost), server.serverPort());
+  ASSERT_TRUE(test::runUntil([&] { return accepted != nullptr; }));
+  client.write("x");
+  ASSERT_TRUE(test::runUntil([&] { return accepted->bytesAvailable() == 1; }));
+  EXPECT_TRUE(states.empty());
+  client.disconnectFromHost();
+  ASSERT_TRUE(test::runUntil([&] { return accepted->state() == tether::SocketState::UnconnectedState; }));
+  ASSERT_TRUE(test::runUntil([&] { return states.size() == 2; }));
+  EXPECT_EQ(states, (std::vector<tether::SocketState>{tether::SocketState::ClosingState,
+                                                      tether::SocketState::UnconnectedState}));
+}
