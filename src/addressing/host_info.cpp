@@ -456,4 +456,7 @@ void HostInfo::setResolverTimeout(int timeoutMs, int tries) {
   detail::setResolverTimeouts(timeoutMs, tries);
 }
 
+// DnsLookup sends its names in the same form.
+std::optional<std::string> detail::asciiHostName(std::string_view name) { return toAscii(name); }
+
 }  // namespace tether

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -188,6 +189,7 @@ class LoopChannel {
       : dispatcher_(std::move(dispatcher)), generation_(settings.generation) {
     status_ = createChannel(settings, &LoopChannel::sockStateThunk, this, &channel_);
     timer_.callback = [this] {
+      const Busy busy(*this);
       ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
       afterProcessing();
     };
@@ -212,15 +214,18 @@ class LoopChannel {
   int status() const { return status_; }
   std::uint64_t generation() const { return generation_; }
   std::size_t pending() const { return pending_.size(); }
+  // No query, and no c-ares call of this channel running: it may be destroyed.
+  bool idle() const { return pending_.empty() && depth_ == 0; }
 
   bool allAbandoned() const {
     return std::all_of(pending_.begin(), pending_.end(),
-                       [](const Query* q) { return q->request->isAbandoned(); });
+                       [](const Query* q) { return q->isAbandoned(); });
   }
 
   void resolve(const std::string& name, std::shared_ptr<ResolveRequest> request) {
+    const Busy busy(*this);
     retired_.clear();
-    auto query = std::make_unique<Query>(Query{this, std::move(request)});
+    auto query = std::make_unique<AddrInfoQuery>(this, std::move(request));
     pending_.insert(query.get());
     const ares_addrinfo_hints hints = lookupHints();
     // The callback owns the query from here on; it may run inside this call.
@@ -229,9 +234,20 @@ class LoopChannel {
     afterProcessing();
   }
 
+  void query(const std::string& name, int type, std::shared_ptr<QueryRequest> request) {
+    const Busy busy(*this);
+    retired_.clear();
+    auto query = std::make_unique<RecordQuery>(this, std::move(request));
+    pending_.insert(query.get());
+    // As with resolve(): the callback owns the query and may run at once.
+    ares_query(channel_, name.c_str(), kClassIn, type, &LoopChannel::recordThunk, query.release());
+    afterProcessing();
+  }
+
   // Ends every query now; their requests hear nothing.
   void cancel() {
     if (pending_.empty()) return;
+    const Busy busy(*this);
     cancelling_ = true;
     ares_cancel(channel_);
     cancelling_ = false;
@@ -239,24 +255,72 @@ class LoopChannel {
   }
 
  private:
+  static constexpr int kClassIn = 1;
+
+  // A query c-ares is working on; its callback argument, owned by the
+  // callback once it runs.
   struct Query {
+    explicit Query(LoopChannel* c) : channel(c) {}
+    virtual ~Query() = default;
+    Query(const Query&) = delete;
+    Query& operator=(const Query&) = delete;
+    [[nodiscard]] virtual bool isAbandoned() const = 0;
     LoopChannel* channel;
+  };
+
+  struct AddrInfoQuery final : Query {
+    AddrInfoQuery(LoopChannel* c, std::shared_ptr<ResolveRequest> r) : Query(c), request(std::move(r)) {}
+    bool isAbandoned() const override { return request->isAbandoned(); }
     std::shared_ptr<ResolveRequest> request;
   };
+
+  struct RecordQuery final : Query {
+    RecordQuery(LoopChannel* c, std::shared_ptr<QueryRequest> r) : Query(c), request(std::move(r)) {}
+    bool isAbandoned() const override { return request->isAbandoned(); }
+    std::shared_ptr<QueryRequest> request;
+  };
+
+  // Marks the channel as inside c-ares for the length of a scope, so that
+  // it is not destroyed under a callback that starts other lookups.
+  class Busy {
+   public:
+    explicit Busy(LoopChannel& c) : channel_(c) { ++channel_.depth_; }
+    ~Busy() { --channel_.depth_; }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    LoopChannel& channel_;
+  };
+
+  // Takes the query back from c-ares; false when its request is to hear
+  // nothing (the query was cancelled or the channel is going away).
+  static bool takeBack(Query& query, int status) {
+    LoopChannel& self = *query.channel;
+    self.pending_.erase(&query);
+    return !self.cancelling_ && status != ARES_ECANCELLED && status != ARES_EDESTRUCTION;
+  }
 
   static void sockStateThunk(void* data, ares_socket_t fd, int readable, int writable) {
     static_cast<LoopChannel*>(data)->sockState(fd, readable != 0, writable != 0);
   }
 
   static void addrInfoThunk(void* arg, int status, int /*timeouts*/, ares_addrinfo* info) {
-    std::unique_ptr<Query> query(static_cast<Query*>(arg));
-    LoopChannel& self = *query->channel;
-    self.pending_.erase(query.get());
-    if (self.cancelling_ || status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
+    std::unique_ptr<AddrInfoQuery> query(static_cast<AddrInfoQuery*>(arg));
+    if (!takeBack(*query, status)) {
       if (info) ares_freeaddrinfo(info);
       return;
     }
     query->request->finished(resultOf(status, info));
+  }
+
+  static void recordThunk(void* arg, int status, int /*timeouts*/, unsigned char* reply, int length) {
+    std::unique_ptr<RecordQuery> query(static_cast<RecordQuery*>(arg));
+    if (!takeBack(*query, status)) return;
+    QueryResult result;
+    result.status = status;
+    if (reply && length > 0) result.reply.assign(reply, reply + length);
+    query->request->finished(std::move(result));
   }
 
   void sockState(int fd, bool readable, bool writable) {
@@ -284,6 +348,7 @@ class LoopChannel {
   }
 
   void onSocketEvent(int fd, std::uint32_t events) {
+    const Busy busy(*this);
     retired_.clear();  // the running watcher is live, so never among them
     const bool read = (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) != 0;
     const bool write = (events & EPOLLOUT) != 0;
@@ -311,6 +376,7 @@ class LoopChannel {
   TimerRecord timer_;
   std::unordered_set<Query*> pending_;
   bool cancelling_ = false;
+  int depth_ = 0;
 };
 
 // The calling thread's lookups: the channel with the current settings, and
@@ -329,30 +395,33 @@ class ThreadResolver {
   ThreadResolver& operator=(const ThreadResolver&) = delete;
 
   void resolve(const std::string& name, std::shared_ptr<ResolveRequest> request) {
-    std::erase_if(retiring_, [](const auto& channel) { return channel->pending() == 0; });
-    const ResolverSettings settings = resolverSettings();
-    if (!active_ || active_->generation() != settings.generation) {
-      if (active_ && active_->pending() > 0) retiring_.push_back(std::move(active_));
-      active_ = std::make_unique<LoopChannel>(dispatcher_, settings);
-    }
-    if (active_->status() != ARES_SUCCESS) {
-      const int status = active_->status();
-      active_.reset();  // try again with the next lookup
+    int status = ARES_SUCCESS;
+    if (LoopChannel* channel = channelFor(std::nullopt, status)) {
+      channel->resolve(name, std::move(request));
+    } else {
       request->finished(failure(status));
-      return;
     }
-    active_->resolve(name, std::move(request));
+  }
+
+  void query(const std::string& name, int type, const std::optional<NameServer>& server,
+             std::shared_ptr<QueryRequest> request) {
+    int status = ARES_SUCCESS;
+    if (LoopChannel* channel = channelFor(server, status)) {
+      channel->query(name, type, std::move(request));
+    } else {
+      request->finished(QueryResult{status, {}});
+    }
   }
 
   void cancelAbandoned() {
-    if (active_ && active_->pending() > 0 && active_->allAbandoned()) active_->cancel();
-    for (auto& channel : retiring_)
-      if (channel->pending() > 0 && channel->allAbandoned()) channel->cancel();
+    forEachChannel(*this, [](LoopChannel& channel) {
+      if (channel.pending() > 0 && channel.allAbandoned()) channel.cancel();
+    });
   }
 
   std::size_t pending() const {
-    std::size_t n = active_ ? active_->pending() : 0;
-    for (const auto& channel : retiring_) n += channel->pending();
+    std::size_t n = 0;
+    forEachChannel(*this, [&n](const LoopChannel& channel) { n += channel.pending(); });
     return n;
   }
 
@@ -362,9 +431,45 @@ class ThreadResolver {
     return resolver;
   }
 
+  // The channel for `server` (the default servers when there is none) with
+  // the current settings, made when missing or outdated; null, with the
+  // c-ares status, when it cannot be made.
+  LoopChannel* channelFor(const std::optional<NameServer>& server, int& status) {
+    std::erase_if(retiring_, [](const auto& channel) { return channel->idle(); });
+    std::erase_if(serverChannels_, [](const auto& entry) { return entry.second->idle(); });
+    ResolverSettings settings = resolverSettings();
+    std::unique_ptr<LoopChannel>* slot = &active_;
+    if (server) {
+      const std::string key = serversCsv({*server});
+      if (!key.empty()) {
+        slot = &serverChannels_[key];
+        settings.servers = {*server};
+      }
+    }
+    if (!*slot || (*slot)->generation() != settings.generation) {
+      if (*slot && !(*slot)->idle()) retiring_.push_back(std::move(*slot));
+      *slot = std::make_unique<LoopChannel>(dispatcher_, settings);
+    }
+    if ((*slot)->status() != ARES_SUCCESS) {
+      status = (*slot)->status();
+      slot->reset();  // try again with the next lookup
+      std::erase_if(serverChannels_, [](const auto& entry) { return !entry.second; });
+      return nullptr;
+    }
+    return slot->get();
+  }
+
+  template <class Self, class F>
+  static void forEachChannel(Self& self, F&& f) {
+    if (self.active_) f(*self.active_);
+    for (auto& entry : self.serverChannels_) f(*entry.second);
+    for (auto& channel : self.retiring_) f(*channel);
+  }
+
   std::shared_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<LoopChannel> active_;
-  std::vector<std::unique_ptr<LoopChannel>> retiring_;
+  std::unique_ptr<LoopChannel> active_;                              // the default servers
+  std::map<std::string, std::unique_ptr<LoopChannel>> serverChannels_;  // by server, while busy
+  std::vector<std::unique_ptr<LoopChannel>> retiring_;              // outdated, still busy
 };
 
 // ---------------------------------------------------------------- blocking
@@ -444,6 +549,11 @@ void resolveAsync(const std::string& asciiName, std::shared_ptr<ResolveRequest> 
 
 void cancelAbandonedLookups() {
   if (ThreadResolver* resolver = ThreadResolver::ifExists()) resolver->cancelAbandoned();
+}
+
+void queryAsync(const std::string& asciiName, int type, const std::optional<NameServer>& server,
+                std::shared_ptr<QueryRequest> request) {
+  ThreadResolver::current().query(asciiName, type, server, std::move(request));
 }
 
 std::size_t pendingLookupCount() {

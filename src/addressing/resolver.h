@@ -1,4 +1,4 @@
-// Internal: the c-ares side of HostInfo.
+// Internal: the c-ares side of HostInfo and DnsLookup.
 //
 // Asynchronous lookups run on the calling thread's ThreadResolver: one
 // c-ares channel per thread, created on first use, its sockets watched by the
@@ -10,11 +10,18 @@
 // Settings (servers, timeout, tries) are process-wide; a channel keeps the
 // settings it was made with, and a thread replaces its channel when the
 // settings change (the old one finishes its queries first).
+//
+// DnsLookup's queries (one record type, no search domains) run on the same
+// channel when they use the default servers, and on a channel per name
+// server when they name their own; a thread keeps such a channel only while
+// it has queries.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tether/host_address.h"
@@ -68,5 +75,41 @@ std::size_t pendingLookupCount();
 
 // Looks `asciiName` up on a private channel, waiting with poll().
 ResolveResult resolveBlocking(const std::string& asciiName);
+
+// ---------------------------------------------------------------- raw queries
+
+// The ASCII (ACE) form in which `name` is sent to DNS: lower-cased, IDNA
+// labels punycode-encoded, at most one trailing dot; nothing if the name is
+// not a valid host name. HostInfo's rules (defined in host_info.cpp).
+std::optional<std::string> asciiHostName(std::string_view name);
+
+// A name server: an IPv4 or IPv6 address and a port (0 means 53).
+using NameServer = std::pair<HostAddress, std::uint16_t>;
+
+// The outcome of one query: c-ares's status, and the server's reply as it
+// came whenever one arrived (it may carry an error rcode, and c-ares reports
+// NXDOMAIN and empty answers with the reply too).
+struct QueryResult {
+  int status = 0;                      // an ARES_* status
+  std::vector<unsigned char> reply;    // empty when no reply arrived
+};
+
+// One asynchronous query as the resolver sees it; the same contract as
+// ResolveRequest.
+class QueryRequest {
+ public:
+  virtual ~QueryRequest() = default;
+  [[nodiscard]] virtual bool isAbandoned() const = 0;
+  virtual void finished(QueryResult result) = 0;
+};
+
+// Sends one query (class IN, `type`, recursion desired) for `asciiName`
+// exactly as given, without search domains, on the calling thread's
+// resolver: to `server` when there is one, else to the servers HostInfo
+// uses (setNameServers(), else the system's). Timeouts and tries are the
+// resolver settings'. `finished` may run inside this call when the query
+// fails at once.
+void queryAsync(const std::string& asciiName, int type, const std::optional<NameServer>& server,
+                std::shared_ptr<QueryRequest> request);
 
 }  // namespace tether::detail

@@ -117,6 +117,7 @@ void Dispatcher::post(std::function<void()> fn) {
     std::lock_guard lock(postMutex_);
     if (shutDown_) return;
     posted_.push_back(std::move(fn));
+    hasPosted_.store(true, std::memory_order_release);
     if (!wakePending_) {
       wakePending_ = true;
       wake = !isOwnerThread();  // the owner thread checks the queue before it waits
@@ -237,10 +238,7 @@ int Dispatcher::timeoutForNextTimer(int timeoutMs) const {
 bool Dispatcher::runOnce(int timeoutMs) {
   bool handled = false;
   int timeout = timeoutMs;
-  {
-    std::lock_guard lock(postMutex_);
-    if (!posted_.empty()) timeout = 0;
-  }
+  if (hasPosted_.load(std::memory_order_acquire)) timeout = 0;
   if (!deferred_.empty() || !deferredCalls_.empty()) timeout = 0;
   timeout = timeoutForNextTimer(timeout);
 
@@ -286,13 +284,11 @@ bool Dispatcher::runDueTimers() {
 }
 
 bool Dispatcher::runPosted() {
+  if (!hasPosted_.load(std::memory_order_acquire)) return false;
   {
     std::lock_guard lock(postMutex_);
-    if (posted_.empty()) {
-      wakePending_ = false;
-      return false;
-    }
     running_.swap(posted_);
+    hasPosted_.store(false, std::memory_order_relaxed);
     wakePending_ = false;
   }
   // Index loop: running_ is only swapped here, and functions posted meanwhile

@@ -6,6 +6,7 @@
 
 #include <sys/epoll.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -159,6 +160,7 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
 
   std::mutex postMutex_;
   std::vector<std::function<void()>> posted_;
+  std::atomic<bool> hasPosted_{false};  // posted_ is non-empty; read without the lock
   bool wakePending_ = false;  // guarded by postMutex_
   bool shutDown_ = false;     // guarded by postMutex_
   std::vector<std::function<void()>> running_;

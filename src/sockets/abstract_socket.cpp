@@ -59,6 +59,7 @@ void AbstractSocket::connectToHost(std::string_view hostName, std::uint16_t port
   d.abortCalled = false;
   d.pendingClose = false;
   d.readEof = false;
+  d.peerHalfClosed = false;
   d.abortLookup();
   if (d.state != BoundState) {
     d.localPort = 0;
@@ -170,7 +171,7 @@ bool AbstractSocket::setSocketDescriptor(int descriptor, SocketState socketState
   }
   d.applyOptions();
   d.writeBuffer.clear();
-  d.abortCalled = d.pendingClose = d.readEof = false;
+  d.abortCalled = d.pendingClose = d.readEof = d.peerHalfClosed = false;
   IODevice::open(mode);
   d.localAddress = d.engine->localAddress();
   d.localPort = d.engine->localPort();

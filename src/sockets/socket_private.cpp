@@ -131,6 +131,7 @@ void SocketPrivate::engineEvents(std::uint32_t events) {
       return;
     }
   }
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peerHalfClosed = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     readable = true;
     readFromSocket();
@@ -313,9 +314,20 @@ void SocketPrivate::readFromSocket() {
       requestDeferred();
       break;
     }
+    // What one read can take: the buffer's free space plus the stack spill.
+    const std::size_t room = limit != 0 ? std::min(limit, buffer.writableBytes() + ByteBuffer::kSpill)
+                                        : buffer.writableBytes() + ByteBuffer::kSpill;
     const ssize_t n = engine->read(buffer, limit);
     if (n > 0) {
       total += static_cast<std::size_t>(n);
+      // A short read on a stream socket means its receive queue is empty
+      // now; new data raises a new edge. Skipping the read that would only
+      // say EAGAIN saves a system call per message. After the peer's FIN
+      // (RDHUP) we read on, to see the end of stream.
+      if (static_cast<std::size_t>(n) < room && !peerHalfClosed) {
+        readable = false;
+        break;
+      }
       continue;
     }
     if (n == 0) {

@@ -83,6 +83,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::int64_t readBufferLimit = 0;
   bool readable = false;       // the kernel may hold unread data (edge-triggered)
   bool readEof = false;        // end of stream seen
+  bool peerHalfClosed = false; // RDHUP/HUP/ERR seen: read until the end of stream
   bool emittingReadyRead = false;
   bool emittingBytesWritten = false;
   bool pendingClose = false;   // disconnectFromHost() while looking up / connecting
