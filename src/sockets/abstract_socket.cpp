@@ -243,7 +243,7 @@ std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {
   d.writeBuffer.append(data, static_cast<std::size_t>(size));
   if (d.state == ConnectedState && !d.flushPending) {
     d.flushPending = true;  // one gathered write per loop iteration
-    d.requestDeferred();
+    if (d.dispatching == 0) d.requestDeferred();
   }
   return size;
 }

@@ -37,7 +37,7 @@ SocketPrivate::~SocketPrivate() {
 
 void SocketPrivate::note(Note::Kind kind, std::int64_t value) {
   notes.push_back({kind, value});
-  if (flushing == 0) requestDeferred();
+  if (flushing == 0 && dispatching == 0) requestDeferred();
 }
 
 void SocketPrivate::setState(SocketState s) {
@@ -124,10 +124,14 @@ void SocketPrivate::runDeferred() {
 }
 
 void SocketPrivate::engineEvents(std::uint32_t events) {
+  // While dispatching, notes and writes made by our own slots need no
+  // deferred call: they are handled below, while the socket is still hot in
+  // the cache, in one gathered write.
+  ++dispatching;
   if (state == SocketState::ConnectingState) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) testConnection();
     if (state != SocketState::ConnectedState) {
-      flushNotes();
+      finishDispatch();
       return;
     }
   }
@@ -137,7 +141,17 @@ void SocketPrivate::engineEvents(std::uint32_t events) {
     readFromSocket();
   }
   if ((events & EPOLLOUT) && engine && !writeBuffer.empty()) flushWrites();
-  flushNotes();
+  finishDispatch();
+}
+
+void SocketPrivate::finishDispatch() {
+  if (!flushNotes()) return;  // a slot destroyed the socket
+  if (flushPending) {
+    flushPending = false;
+    flushWrites();
+  }
+  --dispatching;
+  if (!notes.empty()) flushNotes();
 }
 
 // ------------------------------------------------------------ connecting

@@ -49,6 +49,8 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // --- event loop entry points
   void engineEvents(std::uint32_t events) override;
   void runDeferred() override;
+  // Emits the notes of an I/O event, then sends what the slots wrote.
+  void finishDispatch();
   void requestDeferred() { dispatcher->schedule(this); }
 
   // --- connecting
@@ -111,6 +113,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
   std::deque<Note> notes;
   int flushing = 0;
+  int dispatching = 0;  // inside engineEvents()
 };
 
 }  // namespace tether::detail
