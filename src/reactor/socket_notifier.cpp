@@ -1,0 +1,121 @@
+#include "tether/socket_notifier.h"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <cassert>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "reactor/dispatcher.h"
+
+namespace tether::detail {
+
+// All notifiers of one descriptor on one thread share one level-triggered
+// watcher whose interest is the union of the enabled notifiers' types (epoll
+// takes a descriptor only once per set).
+class NotifierHub {
+ public:
+  static bool attach(SocketNotifier* n) {
+    auto& hub = hubs()[n->socket_];
+    if (!hub) hub = std::make_unique<NotifierHub>(n->socket_);
+    hub->orphaned_ = false;
+    hub->notifiers_.push_back(n);
+    if (hub->update() == 0) return true;
+    hub->detachOnly(n);
+    return false;
+  }
+
+  static void detach(SocketNotifier* n) {
+    auto& map = hubs();
+    auto it = map.find(n->socket_);
+    if (it == map.end()) return;
+    it->second->detachOnly(n);
+    if (it->second->notifiers_.empty()) {
+      if (it->second->dispatching_ > 0) it->second->orphaned_ = true;  // freed after dispatch
+      else map.erase(it);
+    } else {
+      it->second->update();
+    }
+  }
+
+  explicit NotifierHub(int fd)
+      : watcher_(*Dispatcher::current(), fd, [this](std::uint32_t events) { dispatch(events); }) {}
+
+ private:
+  using HubMap = std::map<int, std::unique_ptr<NotifierHub>>;
+  static HubMap& hubs() {
+    thread_local HubMap map;
+    return map;
+  }
+
+  void detachOnly(SocketNotifier* n) { std::erase(notifiers_, n); }
+
+  int update() {
+    std::uint32_t events = 0;
+    for (SocketNotifier* n : notifiers_) events |= mask(n->type_);
+    if (events == 0) {
+      watcher_.unwatch();
+      return 0;
+    }
+    return watcher_.watch(events, false);
+  }
+
+  static std::uint32_t mask(SocketNotifier::Type t) {
+    switch (t) {
+      case SocketNotifier::Read:
+        return EPOLLIN;
+      case SocketNotifier::Write:
+        return EPOLLOUT;
+      case SocketNotifier::Exception:
+        return EPOLLPRI;
+    }
+    return 0;
+  }
+
+  void dispatch(std::uint32_t events) {
+    // An error or hang-up wakes readers and writers, so they see it on their
+    // next read or write, as poll() reports it.
+    if (events & (EPOLLERR | EPOLLHUP)) events |= EPOLLIN | EPOLLOUT;
+    ++dispatching_;
+    // Copy: slots may delete notifiers (including this hub's last one).
+    std::vector<ObjectPtr<SocketNotifier>> targets(notifiers_.begin(), notifiers_.end());
+    const int fd = watcher_.fd();
+    for (auto& target : targets) {
+      SocketNotifier* n = target.get();
+      if (!n || !n->enabled_ || !(events & mask(n->type_))) continue;
+      n->activated.emit(fd, n->type_);
+    }
+    --dispatching_;
+    if (orphaned_) hubs().erase(fd);  // destroys this hub
+  }
+
+  Watcher watcher_;
+  std::vector<SocketNotifier*> notifiers_;
+  int dispatching_ = 0;
+  bool orphaned_ = false;
+};
+
+}  // namespace tether::detail
+
+namespace tether {
+
+SocketNotifier::SocketNotifier(int socket, Type type, Object* parent)
+    : Object(parent), socket_(socket), type_(type) {
+  setEnabled(true);
+}
+
+SocketNotifier::~SocketNotifier() { setEnabled(false); }
+
+void SocketNotifier::setEnabled(bool enable) {
+  assert(isOwnerThread());
+  if (enable == enabled_ || socket_ < 0) return;
+  if (enable) enabled_ = detail::NotifierHub::attach(this);
+  else {
+    enabled_ = false;
+    detail::NotifierHub::detach(this);
+  }
+}
+
+}  // namespace tether
