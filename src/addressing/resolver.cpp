@@ -63,13 +63,23 @@ std::string serversCsv(const std::vector<std::pair<HostAddress, std::uint16_t>>&
   return csv;
 }
 
+// How a channel treats replies with the rcode SERVFAIL, NOTIMP or REFUSED.
+enum class ErrorReplies {
+  TryNextServer,  // c-ares's default: ask the next server, report a status
+  Deliver,        // hand the reply to the caller (one server: nothing to try)
+};
+
 // Creates a channel with `settings`; `sockState` (may be null) receives the
 // socket state changes. Returns an ARES_* status.
 int createChannel(const ResolverSettings& settings, ares_sock_state_cb sockState, void* data,
-                  ares_channel* out) {
+                  ares_channel* out, ErrorReplies errorReplies = ErrorReplies::TryNextServer) {
   initLibrary();
   ares_options options{};
   int mask = 0;
+  if (errorReplies == ErrorReplies::Deliver) {
+    options.flags = ARES_FLAG_NOCHECKRESP;
+    mask |= ARES_OPT_FLAGS;
+  }
   if (sockState) {
     options.sock_state_cb = sockState;
     options.sock_state_cb_data = data;
@@ -185,9 +195,10 @@ int millisecondsOf(const timeval& tv) {
 // A c-ares channel driven by a thread's Dispatcher.
 class LoopChannel {
  public:
-  LoopChannel(std::shared_ptr<Dispatcher> dispatcher, const ResolverSettings& settings)
+  LoopChannel(std::shared_ptr<Dispatcher> dispatcher, const ResolverSettings& settings,
+              ErrorReplies errorReplies)
       : dispatcher_(std::move(dispatcher)), generation_(settings.generation) {
-    status_ = createChannel(settings, &LoopChannel::sockStateThunk, this, &channel_);
+    status_ = createChannel(settings, &LoopChannel::sockStateThunk, this, &channel_, errorReplies);
     timer_.callback = [this] {
       const Busy busy(*this);
       ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
@@ -396,7 +407,7 @@ class ThreadResolver {
 
   void resolve(const std::string& name, std::shared_ptr<ResolveRequest> request) {
     int status = ARES_SUCCESS;
-    if (LoopChannel* channel = channelFor(std::nullopt, status)) {
+    if (LoopChannel* channel = addressChannel(status)) {
       channel->resolve(name, std::move(request));
     } else {
       request->finished(failure(status));
@@ -406,7 +417,7 @@ class ThreadResolver {
   void query(const std::string& name, int type, const std::optional<NameServer>& server,
              std::shared_ptr<QueryRequest> request) {
     int status = ARES_SUCCESS;
-    if (LoopChannel* channel = channelFor(server, status)) {
+    if (LoopChannel* channel = recordChannel(server, status)) {
       channel->query(name, type, std::move(request));
     } else {
       request->finished(QueryResult{status, {}});
@@ -431,45 +442,56 @@ class ThreadResolver {
     return resolver;
   }
 
-  // The channel for `server` (the default servers when there is none) with
-  // the current settings, made when missing or outdated; null, with the
-  // c-ares status, when it cannot be made.
-  LoopChannel* channelFor(const std::optional<NameServer>& server, int& status) {
-    std::erase_if(retiring_, [](const auto& channel) { return channel->idle(); });
-    std::erase_if(serverChannels_, [](const auto& entry) { return entry.second->idle(); });
+  // The channel for address lookups: the default servers, which stand in
+  // for each other when one fails (as getaddrinfo's do).
+  LoopChannel* addressChannel(int& status) {
+    return channelIn(active_, resolverSettings(), ErrorReplies::TryNextServer, status);
+  }
+
+  // The channel for record queries to `server`, or to the default servers
+  // when there is none: every reply is delivered, so that a server's
+  // SERVFAIL or REFUSED is reported as such.
+  LoopChannel* recordChannel(const std::optional<NameServer>& server, int& status) {
     ResolverSettings settings = resolverSettings();
-    std::unique_ptr<LoopChannel>* slot = &active_;
-    if (server) {
-      const std::string key = serversCsv({*server});
-      if (!key.empty()) {
-        slot = &serverChannels_[key];
-        settings.servers = {*server};
-      }
+    std::string key = server ? serversCsv({*server}) : std::string();
+    if (!key.empty()) settings.servers = {*server};
+    return channelIn(recordChannels_[std::move(key)], settings, ErrorReplies::Deliver, status);
+  }
+
+  // The channel in `slot`, (re)made when missing or made with older
+  // settings; null, with the c-ares status, when it cannot be made. Drops
+  // channels nobody uses any more.
+  LoopChannel* channelIn(std::unique_ptr<LoopChannel>& slot, const ResolverSettings& settings,
+                         ErrorReplies errorReplies, int& status) {
+    std::erase_if(retiring_, [](const auto& channel) { return channel->idle(); });
+    std::erase_if(recordChannels_, [&slot](const auto& entry) {
+      return &entry.second != &slot && (!entry.second || entry.second->idle());
+    });
+    if (!slot || slot->generation() != settings.generation) {
+      if (slot && !slot->idle()) retiring_.push_back(std::move(slot));
+      slot = std::make_unique<LoopChannel>(dispatcher_, settings, errorReplies);
     }
-    if (!*slot || (*slot)->generation() != settings.generation) {
-      if (*slot && !(*slot)->idle()) retiring_.push_back(std::move(*slot));
-      *slot = std::make_unique<LoopChannel>(dispatcher_, settings);
-    }
-    if ((*slot)->status() != ARES_SUCCESS) {
-      status = (*slot)->status();
-      slot->reset();  // try again with the next lookup
-      std::erase_if(serverChannels_, [](const auto& entry) { return !entry.second; });
+    if (slot->status() != ARES_SUCCESS) {
+      status = slot->status();
+      slot.reset();  // try again with the next lookup
       return nullptr;
     }
-    return slot->get();
+    return slot.get();
   }
 
   template <class Self, class F>
   static void forEachChannel(Self& self, F&& f) {
     if (self.active_) f(*self.active_);
-    for (auto& entry : self.serverChannels_) f(*entry.second);
+    for (auto& entry : self.recordChannels_)
+      if (entry.second) f(*entry.second);
     for (auto& channel : self.retiring_) f(*channel);
   }
 
   std::shared_ptr<Dispatcher> dispatcher_;
-  std::unique_ptr<LoopChannel> active_;                              // the default servers
-  std::map<std::string, std::unique_ptr<LoopChannel>> serverChannels_;  // by server, while busy
-  std::vector<std::unique_ptr<LoopChannel>> retiring_;              // outdated, still busy
+  std::unique_ptr<LoopChannel> active_;  // address lookups
+  // Record queries, by server ("": the default servers), while they are used.
+  std::map<std::string, std::unique_ptr<LoopChannel>> recordChannels_;
+  std::vector<std::unique_ptr<LoopChannel>> retiring_;  // outdated, still busy
 };
 
 // ---------------------------------------------------------------- blocking

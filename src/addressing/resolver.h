@@ -11,10 +11,10 @@
 // settings it was made with, and a thread replaces its channel when the
 // settings change (the old one finishes its queries first).
 //
-// DnsLookup's queries (one record type, no search domains) run on the same
-// channel when they use the default servers, and on a channel per name
-// server when they name their own; a thread keeps such a channel only while
-// it has queries.
+// DnsLookup's queries (one record type, no search domains) run on channels
+// of their own: one per name server, and one for the default servers. These
+// hand every reply over, SERVFAIL and REFUSED included, instead of asking
+// the next server; a thread keeps them only while they have queries.
 #pragma once
 
 #include <cstdint>
@@ -106,8 +106,8 @@ class QueryRequest {
 // Sends one query (class IN, `type`, recursion desired) for `asciiName`
 // exactly as given, without search domains, on the calling thread's
 // resolver: to `server` when there is one, else to the servers HostInfo
-// uses (setNameServers(), else the system's). Timeouts and tries are the
-// resolver settings'. `finished` may run inside this call when the query
+// uses (setNameServers(), else the system's); the first reply counts, even
+// a SERVFAIL or REFUSED one. Timeouts and tries are the resolver settings'. `finished` may run inside this call when the query
 // fails at once.
 void queryAsync(const std::string& asciiName, int type, const std::optional<NameServer>& server,
                 std::shared_ptr<QueryRequest> request);
