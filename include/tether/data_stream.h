@@ -406,9 +406,9 @@ class StreamStateSaver {
 // The element count of a container being read, or -1 (with
 // SizeLimitExceeded set) for a negative or null size.
 std::int64_t readContainerSize(DataStream& in);
-// How many elements may be reserved before any has been read: never more
-// than there are bytes to read them from.
-std::size_t safeReserve(DataStream& in, std::int64_t count);
+// How many elements of `elementSize` bytes may be reserved before any has
+// been read: no more memory than the device holds bytes to read them from.
+std::size_t safeReserve(DataStream& in, std::int64_t count, std::size_t elementSize);
 
 template <class Container>
 DataStream& writeSequence(DataStream& out, const Container& c) {
@@ -423,7 +423,7 @@ DataStream& readSequence(DataStream& in, Container& c) {
   c.clear();
   const std::int64_t n = readContainerSize(in);
   if (n < 0) return in;
-  if constexpr (requires { c.reserve(std::size_t{}); }) c.reserve(safeReserve(in, n));
+  if constexpr (requires { c.reserve(std::size_t{}); }) c.reserve(safeReserve(in, n, sizeof(typename Container::value_type)));
   for (std::int64_t i = 0; i < n; ++i) {
     typename Container::value_type value{};
     if (!(in >> value)) {

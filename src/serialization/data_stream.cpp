@@ -331,9 +331,10 @@ std::int64_t readContainerSize(DataStream& in) {
   return size;
 }
 
-std::size_t safeReserve(DataStream& in, std::int64_t count) {
+std::size_t safeReserve(DataStream& in, std::int64_t count, std::size_t elementSize) {
   const std::int64_t available = in.device() != nullptr ? in.device()->bytesAvailable() : 0;
-  return static_cast<std::size_t>(std::clamp<std::int64_t>(std::min(count, available), 0, 1 << 20));
+  const auto fits = available / static_cast<std::int64_t>(std::max<std::size_t>(elementSize, 1));
+  return static_cast<std::size_t>(std::max<std::int64_t>(std::min(count, fits), 0));
 }
 
 }  // namespace detail

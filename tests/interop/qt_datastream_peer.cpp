@@ -27,6 +27,8 @@
 #include <QString>
 #include <QStringList>
 
+#include "datastream_peer_common.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -39,23 +41,9 @@
 
 namespace {
 
+using namespace datastream_peer;
+
 // ------------------------------------------------------------- dump text
-
-std::string hexOf(const char* data, size_t size) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < size; ++i) {
-    out += digits[static_cast<unsigned char>(data[i]) >> 4];
-    out += digits[static_cast<unsigned char>(data[i]) & 0xf];
-  }
-  return out;
-}
-
-std::string fmt(const char* format, unsigned long long value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
 
 std::string dump(bool v) { return v ? "true" : "false"; }
 template <class T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool>, bool> = true>
@@ -119,14 +107,6 @@ std::string dumpMap(const Map& map) {
     first = false;
   }
   return out + "}";
-}
-// Hash-ordered containers: sorted, since the orders of QHash and
-// std::unordered_map have nothing in common.
-std::string sortedItems(std::vector<std::string> items, const char* open, const char* close) {
-  std::sort(items.begin(), items.end());
-  std::string out = open;
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
-  return out + close;
 }
 template <class Hash>
 std::string dumpHash(const Hash& hash) {
@@ -420,25 +400,6 @@ std::string readAs(const std::string& type, QDataStream& s) {
 
 // ------------------------------------------------------------------- files
 
-struct Combo {
-  int version;
-  QDataStream::ByteOrder order;
-  std::string name() const {
-    char text[16];
-    std::snprintf(text, sizeof text, "v%02d-%s", version, order == QDataStream::BigEndian ? "be" : "le");
-    return text;
-  }
-};
-
-std::vector<Combo> combos() {
-  std::vector<Combo> all;
-  for (int v = 1; v <= 23; ++v) {
-    all.push_back({v, QDataStream::BigEndian});
-    all.push_back({v, QDataStream::LittleEndian});
-  }
-  return all;
-}
-
 bool writeFile(const QString& path, const QByteArray& bytes) {
   QFile file(path);
   return file.open(QIODevice::WriteOnly | QIODevice::Truncate) && file.write(bytes) == bytes.size();
@@ -451,7 +412,7 @@ int writeCorpus(const QString& dir) {
     QByteArray index;
     QDataStream out(&bytes, QIODevice::WriteOnly);
     out.setVersion(combo.version);
-    out.setByteOrder(combo.order);
+    out.setByteOrder(combo.littleEndian ? QDataStream::LittleEndian : QDataStream::BigEndian);
     for (const Record& record : corpus()) {
       index += QByteArray(record.name) + " " + QByteArray::number(bytes.size()) + "\n";
       record.write(out);
@@ -477,13 +438,13 @@ int readCorpus(const QString& dir, const QString& outDir) {
     }
     QDataStream in(&file);
     in.setVersion(combo.version);
-    in.setByteOrder(combo.order);
+    in.setByteOrder(combo.littleEndian ? QDataStream::LittleEndian : QDataStream::BigEndian);
     std::string text;
     for (const Record& record : corpus()) {
       const std::string value = record.read(in);
-      text += std::string(record.name) + ": " + value + " | status=" + std::to_string(int(in.status())) + "\n";
+      text += recordLine(record.name, value, int(in.status()));
     }
-    text += std::string("atEnd=") + (in.atEnd() ? "true" : "false") + "\n";
+    text += endLine(in.atEnd());
     if (!writeFile(outDir + "/" + QString::fromStdString(combo.name()) + ".txt", QByteArray::fromStdString(text)))
       return 1;
   }
@@ -498,11 +459,10 @@ int readHostile(const QString& dir, const QString& outDir) {
     if (!file.open(QIODevice::ReadOnly)) return 1;
     const QByteArray bytes = file.readAll();
     QDataStream in(bytes);
-    in.setVersion(20);  // Qt_6_0, which Qt 5 does not name
+    in.setVersion(kMalformedFormat);
     const std::string type = name.section("__", 0, 0).toStdString();
     const std::string value = readAs(type, in);
-    const std::string text = value + " | status=" + std::to_string(int(in.status())) +
-                             " atEnd=" + (in.atEnd() ? "true" : "false") + "\n";
+    const std::string text = malformedLine(value, int(in.status()), in.atEnd());
     QString outName = name;
     outName.replace(".bin", ".txt");
     if (!writeFile(outDir + "/" + outName, QByteArray::fromStdString(text))) return 1;

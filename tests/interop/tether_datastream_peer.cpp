@@ -41,33 +41,21 @@
 #include <utility>
 #include <vector>
 
+#include "datastream_peer_common.h"
 #include "tether/data_stream.h"
 #include "tether/host_address.h"
 
 extern char** environ;
 
 using namespace tether;
+using namespace datastream_peer;
+
+static_assert(kNewestFormat == DataStream::Qt_DefaultCompiledVersion, "the corpus covers every format tether names");
 namespace fs = std::filesystem;
 
 namespace {
 
 // ------------------------------------------------------------- dump text
-
-std::string hexOf(const char* data, std::size_t size) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < size; ++i) {
-    out += digits[static_cast<unsigned char>(data[i]) >> 4];
-    out += digits[static_cast<unsigned char>(data[i]) & 0xf];
-  }
-  return out;
-}
-
-std::string fmt(const char* format, unsigned long long value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
 
 std::string dump(bool v) { return v ? "true" : "false"; }
 template <class T>
@@ -126,12 +114,6 @@ std::string dumpMap(const Map& map) {
     first = false;
   }
   return out + "}";
-}
-std::string sortedItems(std::vector<std::string> items, const char* open, const char* close) {
-  std::sort(items.begin(), items.end());
-  std::string out = open;
-  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
-  return out + close;
 }
 template <class Hash>
 std::string dumpHash(const Hash& hash) {
@@ -462,23 +444,8 @@ std::string readAs(const std::string& type, DataStream& s) {
 
 // ------------------------------------------------------------------- files
 
-struct Combo {
-  int version;
-  DataStream::ByteOrder order;
-  std::string name() const {
-    char text[16];
-    std::snprintf(text, sizeof text, "v%02d-%s", version, order == DataStream::BigEndian ? "be" : "le");
-    return text;
-  }
-};
-
-std::vector<Combo> combos() {
-  std::vector<Combo> all;
-  for (int v = DataStream::Qt_1_0; v <= DataStream::Qt_DefaultCompiledVersion; ++v) {
-    all.push_back({v, DataStream::BigEndian});
-    all.push_back({v, DataStream::LittleEndian});
-  }
-  return all;
+DataStream::ByteOrder orderOf(const Combo& combo) {
+  return combo.littleEndian ? DataStream::LittleEndian : DataStream::BigEndian;
 }
 
 std::string readFile(const fs::path& path) {
@@ -522,13 +489,13 @@ bool run(const std::vector<std::string>& args) {
 std::string readCorpusFile(const std::string& bytes, const Combo& combo) {
   DataStream in(bytes);
   in.setVersion(combo.version);
-  in.setByteOrder(combo.order);
+  in.setByteOrder(orderOf(combo));
   std::string text;
   for (const Record& record : corpus()) {
     const std::string value = record.read(in);
-    text += std::string(record.name) + ": " + value + " | status=" + std::to_string(static_cast<int>(in.status())) + "\n";
+    text += recordLine(record.name, value, static_cast<int>(in.status()));
   }
-  text += std::string("atEnd=") + (in.atEnd() ? "true" : "false") + "\n";
+  text += endLine(in.atEnd());
   return text;
 }
 
@@ -579,7 +546,7 @@ int main(int argc, char** argv) {
     {
       DataStream out(&bytes, IODevice::WriteOnly);
       out.setVersion(combo.version);
-      out.setByteOrder(combo.order);
+      out.setByteOrder(orderOf(combo));
       for (const Record& record : records) {
         offsets.push_back(bytes.size());
         record.write(out);
@@ -636,10 +603,9 @@ int main(int argc, char** argv) {
     if (input.qt6Only && qtMajor == 5) continue;
     const std::string base = std::string(input.type) + "__" + input.name;
     DataStream in(unhex(input.hexBytes));
-    in.setVersion(DataStream::Qt_6_0);
+    in.setVersion(kMalformedFormat);
     const std::string value = readAs(input.type, in);
-    const std::string text = value + " | status=" + std::to_string(static_cast<int>(in.status())) +
-                             " atEnd=" + (in.atEnd() ? "true" : "false") + "\n";
+    const std::string text = malformedLine(value, static_cast<int>(in.status()), in.atEnd());
     ++tally.hostile;
     compareDumps(tally, "malformed " + base, readFile(work / "qt-hostile" / (base + ".txt")), text);
   }
@@ -647,7 +613,7 @@ int main(int argc, char** argv) {
   std::printf(
       "Qt %d: %zu formats (versions 1-%d, both byte orders); %d records byte-exact, %d compared by value; "
       "%d values read alike; %d malformed inputs read alike; %d mismatches\n",
-      qtMajor, combos().size(), static_cast<int>(DataStream::Qt_DefaultCompiledVersion), tally.exactRecords,
+      qtMajor, combos().size(), kNewestFormat, tally.exactRecords,
       tally.valueRecords, tally.dumpLines, tally.hostile, tally.failures);
   return tally.failures == 0 ? 0 : 1;
 }
