@@ -123,9 +123,10 @@ class RouteNetlink {
     header.nlmsg_type = type;
     header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.nlmsg_seq = seq;
-    std::vector<unsigned char> request(kMessageHeaderSize + body.size());
-    std::memcpy(request.data(), &header, sizeof header);
-    std::memcpy(request.data() + kMessageHeaderSize, body.data(), body.size());
+    const auto* head = reinterpret_cast<const unsigned char*>(&header);
+    std::vector<unsigned char> request(head, head + sizeof header);
+    request.resize(kMessageHeaderSize);
+    request.insert(request.end(), body.begin(), body.end());
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
     for (;;) {
