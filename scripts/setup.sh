@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libgtest-dev libgmock-dev
-  libc-ares-dev
+  libc-ares-dev libssl-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev
   dnsmasq-base iproute2 procps
   # interop peers (real Qt 5 and Qt 6) and the fuzzers (clang's libFuzzer)
   qtbase5-dev qt6-base-dev
