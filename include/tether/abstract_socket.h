@@ -111,6 +111,25 @@ class AbstractSocket : public IODevice {
   // blocking. Returns true if anything was written.
   bool flush();
 
+  // Queues `count` bytes of the open file `fd`, from `offset`, to be sent
+  // straight from the file to the connection (sendfile(2): no copy through
+  // the write buffer or user space). Like write(), it returns at once and the
+  // bytes go out from the event loop (or inside waitForBytesWritten()) in
+  // order with what write() queued before and after. bytesToWrite() counts
+  // them, bytesWritten is emitted as they leave, and disconnectFromHost()
+  // closes after the last one. The socket keeps its own duplicate of `fd`,
+  // so the caller may close it at once; the file's own offset is not used
+  // or changed, but the bytes must still be there when they are sent: a file
+  // that turns out shorter aborts the connection with errorOccurred
+  // (UnknownSocketError). Bytes not yet sent when the connection ends are
+  // dropped.
+  //
+  // Returns `count`, or -1 (emitting nothing) when the socket is not
+  // connected, its engine cannot send files (UnsupportedSocketOperationError:
+  // only plain TCP can), the range is negative or `fd` is not open.
+  // Connected TCP sockets only.
+  std::int64_t sendFile(int fd, std::int64_t offset, std::int64_t count);
+
   // Closes the device and disconnects (see disconnectFromHost), then resets
   // addresses and ports. The read buffer is cleared.
   void close() override;

@@ -55,7 +55,7 @@ void AbstractSocket::connectToHost(std::string_view hostName, std::uint16_t port
   d.preferredProtocol = protocol;
   d.hostName = std::string(hostName);
   d.port = port;
-  d.writeBuffer.clear();
+  d.clearWrites();
   d.abortCalled = false;
   d.pendingClose = false;
   d.readEof = false;
@@ -89,10 +89,10 @@ void AbstractSocket::disconnectFromHost() {
   if (d.abortCalled) {
     d.startPending = false;
     d.abortLookup();
-    d.writeBuffer.clear();
+    d.clearWrites();
   } else {
     if (d.state != ClosingState) d.setState(ClosingState);
-    if (d.engine && d.engine->isValid() && !d.writeBuffer.empty()) {
+    if (d.engine && d.engine->isValid() && d.hasPendingWrites()) {
       d.flushPending = true;  // finishDisconnect() follows the last byte
       d.requestDeferred();
       return;
@@ -170,7 +170,7 @@ bool AbstractSocket::setSocketDescriptor(int descriptor, SocketState socketState
     return false;
   }
   d.applyOptions();
-  d.writeBuffer.clear();
+  d.clearWrites();
   d.abortCalled = d.pendingClose = d.readEof = d.peerHalfClosed = false;
   IODevice::open(mode);
   d.localAddress = d.engine->localAddress();
@@ -224,7 +224,9 @@ bool AbstractSocket::atEnd() const { return bytesAvailable() == 0; }
 
 std::int64_t AbstractSocket::bytesAvailable() const { return IODevice::bytesAvailable(); }
 
-std::int64_t AbstractSocket::bytesToWrite() const { return static_cast<std::int64_t>(d_->writeBuffer.size()); }
+std::int64_t AbstractSocket::bytesToWrite() const {
+  return static_cast<std::int64_t>(d_->writeBuffer.size()) + d_->fileBytesToWrite;
+}
 
 std::int64_t AbstractSocket::readData(char*, std::int64_t) {
   auto& d = *d_;
@@ -246,6 +248,37 @@ std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {
     if (d.dispatching == 0) d.requestDeferred();
   }
   return size;
+}
+
+std::int64_t AbstractSocket::sendFile(int fd, std::int64_t offset, std::int64_t count) {
+  auto& d = *d_;
+  if (d.state != ConnectedState || !isWritable()) {
+    d.setError(UnknownSocketError, "Socket is not connected");
+    return -1;
+  }
+  if (!d.engine || !d.engine->canSendFile()) {
+    d.setError(UnsupportedSocketOperationError, "Operation on socket is not supported");
+    return -1;
+  }
+  if (offset < 0 || count < 0) {
+    d.setError(UnknownSocketError, "Invalid file range");
+    return -1;
+  }
+  if (count == 0) return 0;
+  detail::UniqueFd file = detail::UniqueFd::duplicate(fd);
+  if (!file) {
+    d.setError(UnknownSocketError, "Invalid file descriptor");
+    return -1;
+  }
+  std::size_t before = d.writeBuffer.size();
+  for (const auto& queued : d.fileSends) before -= queued.after;
+  d.fileSends.push_back({std::move(file), offset, count, before});
+  d.fileBytesToWrite += count;
+  if (!d.flushPending) {
+    d.flushPending = true;  // sent with the loop's next gathered write
+    if (d.dispatching == 0) d.requestDeferred();
+  }
+  return count;
 }
 
 void AbstractSocket::setSocketState(SocketState s) { d_->setState(s); }
@@ -310,7 +343,7 @@ bool AbstractSocket::waitForReadyRead(int msecs) {
     if (!d.engine || !d.engine->isValid()) return false;
     bool readReady = false;
     bool writeReady = false;
-    const int rc = d.engine->waitFor(true, !d.writeBuffer.empty(), deadline.remaining(), &readReady, &writeReady);
+    const int rc = d.engine->waitFor(true, d.hasPendingWrites(), deadline.remaining(), &readReady, &writeReady);
     if (rc == 0) {
       d.timedOut();
       return false;
@@ -338,9 +371,9 @@ bool AbstractSocket::waitForBytesWritten(int msecs) {
     if (!waitForConnected(msecs)) return false;
     if (token.expired()) return false;
   }
-  if (d.writeBuffer.empty()) return false;
+  if (!d.hasPendingWrites()) return false;
   const Deadline deadline(msecs);
-  while (!d.writeBuffer.empty() && (d.state == ConnectedState || d.state == ClosingState)) {
+  while (d.hasPendingWrites() && (d.state == ConnectedState || d.state == ClosingState)) {
     bool readReady = false;
     bool writeReady = false;
     const int rc = d.engine->waitFor(true, true, deadline.remaining(), &readReady, &writeReady);
@@ -382,7 +415,7 @@ bool AbstractSocket::waitForDisconnected(int msecs) {
     }
     bool readReady = false;
     bool writeReady = false;
-    const int rc = d.engine->waitFor(true, !d.writeBuffer.empty(), deadline.remaining(), &readReady, &writeReady);
+    const int rc = d.engine->waitFor(true, d.hasPendingWrites(), deadline.remaining(), &readReady, &writeReady);
     if (rc == 0) {
       d.timedOut();
       return false;

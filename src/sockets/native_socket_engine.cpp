@@ -7,7 +7,10 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -204,6 +207,43 @@ class NativeSocketEngine final : public SocketEngine {
       failWith(errno, SocketCall::Write);
       return -1;
     }
+  }
+
+  bool canSendFile() const override { return type_ == SocketType::TcpSocket; }
+
+  ssize_t sendFile(int fd, std::int64_t offset, std::int64_t count) override {
+    wouldBlock_ = false;
+    // sendfile(2) has no MSG_NOSIGNAL: block SIGPIPE on this thread for the
+    // call, and take back a SIGPIPE the call raised (a closed peer is an
+    // error return, never a signal).
+    sigset_t pipeSignal;
+    sigset_t previous;
+    sigemptyset(&pipeSignal);
+    sigaddset(&pipeSignal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous);
+    sigset_t pending;
+    sigpending(&pending);
+    const bool alreadyPending = sigismember(&pending, SIGPIPE) == 1;
+    ssize_t n;
+    off_t at = offset;
+    // The kernel sends at most 0x7ffff000 bytes per call.
+    const auto want = static_cast<std::size_t>(std::min<std::int64_t>(count, 0x7ffff000));
+    do {
+      n = ::sendfile(fd_.get(), fd, &at, want);
+    } while (n < 0 && errno == EINTR);
+    const int err = errno;
+    if (n < 0 && err == EPIPE && !alreadyPending) {
+      const timespec zero{};
+      sigtimedwait(&pipeSignal, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    if (n >= 0) return n;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      wouldBlock_ = true;
+      return -1;
+    }
+    failWith(err, SocketCall::Write);
+    return -1;
   }
 
   bool wouldBlock() const override { return wouldBlock_; }

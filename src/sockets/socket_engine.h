@@ -75,6 +75,15 @@ class SocketEngine {
   // Half-close: no more writes (FIN).
   virtual void shutdownWrite() = 0;
 
+  // Zero-copy file sending (AbstractSocket::sendFile). An engine that can
+  // send from a file straight to its descriptor says so and implements
+  // sendFile(): up to `count` bytes of the file `fd` from `offset`, without
+  // changing the file's own offset. > 0: bytes sent; 0: the file ends before
+  // `offset`; -1: failure (or would block, see wouldBlock()). Engines that
+  // must see the bytes (TLS, framing proxies) keep the defaults.
+  virtual bool canSendFile() const { return false; }
+  virtual ssize_t sendFile(int /*fd*/, std::int64_t /*offset*/, std::int64_t /*count*/) { return -1; }
+
   // Registers with the dispatcher; events go to `handler` until stopWatching().
   virtual bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) = 0;
   virtual void stopWatching() = 0;

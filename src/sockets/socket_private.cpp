@@ -140,7 +140,7 @@ void SocketPrivate::engineEvents(std::uint32_t events) {
     readable = true;
     readFromSocket();
   }
-  if ((events & EPOLLOUT) && engine && !writeBuffer.empty()) flushWrites();
+  if ((events & EPOLLOUT) && engine && hasPendingWrites()) flushWrites();
   finishDispatch();
 }
 
@@ -380,21 +380,41 @@ bool SocketPrivate::flushWrites() {
       (state != SocketState::ConnectedState && state != SocketState::ClosingState))
     return false;
   std::int64_t written = 0;
-  while (!writeBuffer.empty()) {
-    iovec iov{const_cast<char*>(writeBuffer.data()), writeBuffer.size()};
-    const ssize_t n = engine->write(&iov, 1);
-    if (n > 0) {
-      writeBuffer.consume(static_cast<std::size_t>(n));
-      written += n;
-      continue;
+  while (hasPendingWrites()) {
+    FileSend* file = fileSends.empty() ? nullptr : &fileSends.front();
+    ssize_t n;
+    if (file && file->after == 0) {
+      n = engine->sendFile(file->file.get(), file->offset, file->remaining);
+      if (n > 0) {
+        file->offset += n;
+        file->remaining -= n;
+        fileBytesToWrite -= n;
+        written += n;
+        if (file->remaining == 0) fileSends.pop_front();
+        continue;
+      }
+    } else {
+      // The buffered bytes up to the next file, or all of them.
+      iovec iov{const_cast<char*>(writeBuffer.data()), file ? file->after : writeBuffer.size()};
+      n = engine->write(&iov, 1);
+      if (n > 0) {
+        writeBuffer.consume(static_cast<std::size_t>(n));
+        if (file) file->after -= static_cast<std::size_t>(n);
+        written += n;
+        continue;
+      }
     }
     if (n < 0 && engine->wouldBlock()) break;  // EPOLLOUT will call again
-    // Write failure: the connection is unusable.
-    setError(engine->failure());
+    // Write failure, or a file shorter than promised: the connection is
+    // unusable.
+    if (n == 0 && file)
+      setError(SocketError::UnknownSocketError, "The file ended before all the bytes given to sendFile() were sent");
+    else
+      setError(engine->failure());
     note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
     if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
     abortCalled = true;
-    writeBuffer.clear();
+    clearWrites();
     const SocketState previous = state;
     resetSocketLayer();
     state = previous;
@@ -402,7 +422,7 @@ bool SocketPrivate::flushWrites() {
     return written > 0;
   }
   if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
-  if (writeBuffer.empty()) {
+  if (!hasPendingWrites()) {
     writeBuffer.releaseIfEmpty(64 * 1024);
     if (state == SocketState::ClosingState) finishDisconnect();
   }
@@ -420,6 +440,7 @@ void SocketPrivate::resetSocketLayer() {
 void SocketPrivate::finishDisconnect() {
   const SocketState previous = state;
   resetSocketLayer();
+  dropFileSends();  // their bytes can never go out now; release the files
   state = SocketState::UnconnectedState;
   note(Note::StateChanged, static_cast<std::int64_t>(state));
   note(Note::ReadChannelFinished);

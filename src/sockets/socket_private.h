@@ -11,6 +11,7 @@
 #include "io/byte_buffer.h"
 #include "reactor/dispatcher.h"
 #include "sockets/socket_engine.h"
+#include "system/unique_fd.h"
 #include "tether/abstract_socket.h"
 
 namespace tether::detail {
@@ -82,6 +83,26 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   SocketError error = SocketError::UnknownSocketError;
 
   ByteBuffer writeBuffer;
+  // Files queued by AbstractSocket::sendFile(), in order. A file goes out
+  // once the `after` bytes of writeBuffer written before it (counted from
+  // the previous file) have left; bytes written after it wait for it.
+  struct FileSend {
+    UniqueFd file;
+    std::int64_t offset = 0;
+    std::int64_t remaining = 0;
+    std::size_t after = 0;
+  };
+  std::deque<FileSend> fileSends;
+  std::int64_t fileBytesToWrite = 0;
+  bool hasPendingWrites() const { return !writeBuffer.empty() || !fileSends.empty(); }
+  void dropFileSends() {
+    fileSends.clear();
+    fileBytesToWrite = 0;
+  }
+  void clearWrites() {
+    writeBuffer.clear();
+    dropFileSends();
+  }
   std::int64_t readBufferLimit = 0;
   bool readable = false;       // the kernel may hold unread data (edge-triggered)
   bool readEof = false;        // end of stream seen

@@ -1,6 +1,7 @@
 // An owning file descriptor: closes on destruction, movable, never copied.
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
@@ -23,6 +24,8 @@ class UniqueFd {
   int get() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   explicit operator bool() const { return valid(); }
+  // A close-on-exec duplicate of fd; invalid when fd is not open.
+  static UniqueFd duplicate(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
   // Gives up ownership without closing.
   int release() { return std::exchange(fd_, -1); }
   void reset(int fd = -1) {
