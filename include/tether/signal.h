@@ -18,6 +18,7 @@
 //   and when the owner dies the emission stops and emit() returns false.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -39,7 +40,10 @@ enum class ConnectionType {
 namespace detail {
 
 struct SlotBase {
-  bool connected = true;
+  // Written on the emitter's thread, read by queued calls on the receiver's.
+  std::atomic<bool> connected{true};
+  bool isConnected() const { return connected.load(std::memory_order_acquire); }
+  void end() { connected.store(false, std::memory_order_release); }
   virtual ~SlotBase() = default;
 };
 
@@ -54,12 +58,12 @@ class Connection {
   explicit Connection(std::weak_ptr<detail::SlotBase> slot) : slot_(std::move(slot)) {}
 
   void disconnect() {
-    if (auto slot = slot_.lock()) slot->connected = false;
+    if (auto slot = slot_.lock()) slot->end();
     slot_.reset();
   }
   bool isConnected() const {
     auto slot = slot_.lock();
-    return slot && slot->connected;
+    return slot && slot->isConnected();
   }
   explicit operator bool() const { return isConnected(); }
 
@@ -152,7 +156,7 @@ struct SignalState {
 
   void compact() {
     std::erase_if(slots, [](const auto& s) {
-      return !s->connected || (s->hasReceiver && s->receiver.expired());
+      return !s->isConnected() || (s->hasReceiver && s->receiver.expired());
     });
     needsCompaction = false;
   }
@@ -168,14 +172,14 @@ class Signal {
   Signal& operator=(const Signal&) = delete;
   ~Signal() {
     state_->alive = false;
-    for (auto& slot : state_->slots) slot->connected = false;
+    for (auto& slot : state_->slots) slot->end();
   }
 
   // Connects a callable. It is called directly by emit(), or queued to the
   // emitting thread's loop with ConnectionType::QueuedConnection.
   template <class F>
   Connection connect(F&& f, ConnectionType type = ConnectionType::DirectConnection) {
-    return add(wrap(std::forward<F>(f)), {}, type);
+    return add(wrap(std::forward<F>(f)), {}, false, type);
   }
 
   // Connects a callable whose lifetime is tied to `receiver`: the connection
@@ -185,19 +189,19 @@ class Signal {
     requires(!std::is_member_function_pointer_v<std::decay_t<F>>)
   Connection connect(const R* receiver, F&& f,
                      ConnectionType type = ConnectionType::AutoConnection) {
-    return add(wrap(std::forward<F>(f)), lifeOf(receiver), type);
+    return add(wrap(std::forward<F>(f)), lifeOf(receiver), true, type);
   }
 
   // Connects a member function of an Object-derived receiver.
   template <class R, class M>
     requires std::is_member_function_pointer_v<M>
   Connection connect(R* receiver, M method, ConnectionType type = ConnectionType::AutoConnection) {
-    return add(wrap(detail::MemberSlot<R, M>{receiver, method}), lifeOf(receiver), type);
+    return add(wrap(detail::MemberSlot<R, M>{receiver, method}), lifeOf(receiver), true, type);
   }
 
   // Ends every connection of this signal.
   void disconnectAll() {
-    for (auto& slot : state_->slots) slot->connected = false;
+    for (auto& slot : state_->slots) slot->end();
     if (state_->emitting == 0) state_->slots.clear();
     else state_->needsCompaction = true;
   }
@@ -206,7 +210,7 @@ class Signal {
   void disconnect(const Object* receiver) {
     for (auto& slot : state_->slots) {
       auto life = slot->receiver.lock();
-      if (slot->hasReceiver && life && life->object == receiver) slot->connected = false;
+      if (slot->hasReceiver && life && life->object == receiver) slot->end();
     }
     state_->needsCompaction = true;
     if (state_->emitting == 0) state_->compact();
@@ -214,7 +218,7 @@ class Signal {
 
   bool hasConnections() const {
     for (const auto& slot : state_->slots)
-      if (slot->connected && !(slot->hasReceiver && slot->receiver.expired())) return true;
+      if (slot->isConnected() && !(slot->hasReceiver && slot->receiver.expired())) return true;
     return false;
   }
 
@@ -228,7 +232,7 @@ class Signal {
     const std::size_t count = st.slots.size();
     for (std::size_t i = 0; i < count && st.alive; ++i) {
       std::shared_ptr<SlotT> slot = st.slots[i];
-      if (!slot->connected) continue;
+      if (!slot->isConnected()) continue;
       if (!slot->hasReceiver) {
         if (slot->type == ConnectionType::QueuedConnection) queueTo(detail::currentLoopPoster(), slot, args...);
         else slot->call(args...);
@@ -268,11 +272,14 @@ class Signal {
   }
 
   Connection add(std::function<void(Args&...)> call, std::weak_ptr<detail::ObjectLife> receiver,
-                 ConnectionType type) {
+                 bool withReceiver, ConnectionType type) {
+    // A receiver that is already gone (e.g. connecting from its destroyed
+    // signal) gets no connection at all.
+    if (withReceiver && receiver.expired()) return Connection();
     auto slot = std::make_shared<SlotT>();
     slot->call = std::move(call);
     slot->type = type;
-    if (receiver.lock()) {
+    if (withReceiver) {
       slot->receiver = std::move(receiver);
       slot->hasReceiver = true;
     }
@@ -287,7 +294,7 @@ class Signal {
                       Args&... args) {
     if (!poster) return;
     poster->post([slot, copies = std::make_tuple(std::decay_t<Args>(args)...)]() mutable {
-      if (!slot->connected) return;
+      if (!slot->isConnected()) return;
       std::shared_ptr<detail::ObjectLife> life;
       if (slot->hasReceiver) {
         life = slot->receiver.lock();

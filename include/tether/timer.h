@@ -48,7 +48,7 @@ class Timer : public Object {
   // Calls fn once after msec milliseconds, on the calling thread.
   static void singleShot(int msec, std::function<void()> fn);
   // The same, but not at all if context was destroyed first; fn runs on
-  // context's thread (which must be the calling thread).
+  // context's thread (any thread may call this while context is alive).
   static void singleShot(int msec, const Object* context, std::function<void()> fn);
 
  private:

@@ -61,13 +61,19 @@ void Watcher::unwatch() {
   events_ = 0;
 }
 
+void Watcher::abandon() {
+  if (!registered_) return;
+  dispatcher_->forget(this);
+  registered_ = false;
+  events_ = 0;
+}
+
 // ---------------------------------------------------------------- Dispatcher
 
 Dispatcher::Dispatcher()
     : epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       wakeFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-      thread_(std::this_thread::get_id()),
-      batch_(kBatchSize) {
+      thread_(std::this_thread::get_id()) {
   // Without these two descriptors no loop can run at all; there is no caller
   // to report to from a thread's first use, so the process cannot continue.
   if (!epoll_ || !wakeFd_) std::terminate();
@@ -107,8 +113,9 @@ int Dispatcher::ctl(int op, Watcher* watcher, std::uint32_t events) {
 }
 
 void Dispatcher::forget(Watcher* watcher) {
-  for (std::size_t i = batchNext_; i < batchSize_; ++i)
-    if (batch_[i].data.ptr == watcher) batch_[i].data.ptr = this;  // tombstone
+  for (Batch* batch : activeBatches_)
+    for (std::size_t i = batch->next; i < batch->size; ++i)
+      if (batch->events[i].data.ptr == watcher) batch->events[i].data.ptr = this;  // tombstone
 }
 
 void Dispatcher::post(std::function<void()> fn) {
@@ -239,17 +246,20 @@ bool Dispatcher::runOnce(int timeoutMs) {
   bool handled = false;
   int timeout = timeoutMs;
   if (hasPosted_.load(std::memory_order_acquire)) timeout = 0;
-  if (!deferred_.empty() || !deferredCalls_.empty()) timeout = 0;
+  if (!deferredCalls_.empty() || deferredDeleteDue()) timeout = 0;
   timeout = timeoutForNextTimer(timeout);
 
-  int n = ::epoll_wait(epoll_.get(), batch_.data(), static_cast<int>(batch_.size()), timeout);
+  epoll_event events[kBatchSize];
+  int n = ::epoll_wait(epoll_.get(), events, static_cast<int>(kBatchSize), timeout);
   if (n < 0) n = 0;  // EINTR: treat as a spurious wake-up
-  batchSize_ = static_cast<std::size_t>(n);
-  for (batchNext_ = 0; batchNext_ < batchSize_;) {
-    const epoll_event ev = batch_[batchNext_++];
+  Batch batch{events, 0, static_cast<std::size_t>(n)};
+  activeBatches_.push_back(&batch);
+  while (batch.next < batch.size) {
+    const epoll_event ev = events[batch.next++];
     if (ev.data.ptr == nullptr) {
       std::uint64_t count;
       [[maybe_unused]] ssize_t r = ::read(wakeFd_.get(), &count, sizeof count);
+      handled = true;  // a wake-up is an event: processEvents(WaitForMoreEvents) returns
       continue;
     }
     if (ev.data.ptr == this) continue;  // watcher removed during this batch
@@ -257,7 +267,7 @@ bool Dispatcher::runOnce(int timeoutMs) {
     handled = true;
     watcher->callback_(ev.events);
   }
-  batchSize_ = batchNext_ = 0;
+  activeBatches_.pop_back();
 
   handled |= runDeferredCalls();
   handled |= runDueTimers();
@@ -299,6 +309,13 @@ bool Dispatcher::runPosted() {
   batch.clear();
   if (running_.empty()) running_.swap(batch);  // keep the capacity
   return true;
+}
+
+bool Dispatcher::deferredDeleteDue() const {
+  const int depth = std::max(loopDepth_, 1);
+  for (const auto& d : deferred_)
+    if (std::max(d.depth, 1) >= depth) return true;
+  return false;
 }
 
 bool Dispatcher::runDeferredDeletes() {

@@ -40,6 +40,10 @@ class Watcher {
   int watch(std::uint32_t events, bool edgeTriggered);
   // Unregisters the descriptor (it stays open).
   void unwatch();
+  // Forgets the registration without telling epoll: for a descriptor that
+  // was closed behind the watcher's back (the kernel dropped it already, and
+  // the number may now belong to someone else's registration).
+  void abandon();
 
   int fd() const { return fd_; }
   bool isWatching() const { return registered_; }
@@ -136,6 +140,7 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   bool runPosted();
   bool runDeferredCalls();
   bool runDeferredDeletes();
+  bool deferredDeleteDue() const;
 
   void heapSwap(std::size_t a, std::size_t b);
   void heapUp(std::size_t i);
@@ -146,11 +151,15 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   UniqueFd wakeFd_;
   std::thread::id thread_;
 
-  // Events of the batch being dispatched; entries of removed watchers are
-  // cleared so that nothing is called on a destroyed watcher.
-  std::vector<epoll_event> batch_;
-  std::size_t batchNext_ = 0;
-  std::size_t batchSize_ = 0;
+  // The batches being dispatched: one per runOnce() on the stack (a slot may
+  // run a nested loop). Entries of removed watchers are tombstoned in every
+  // active batch, so nothing is called on a destroyed watcher.
+  struct Batch {
+    epoll_event* events;
+    std::size_t next;
+    std::size_t size;
+  };
+  std::vector<Batch*> activeBatches_;
 
   std::vector<DeferredCall*> deferredCalls_;
   std::vector<DeferredCall*> runningCalls_;

@@ -1,10 +1,12 @@
 #include "tether/socket_notifier.h"
 
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cassert>
 #include <map>
+#include <utility>
 #include <memory>
 #include <vector>
 
@@ -19,6 +21,7 @@ class NotifierHub {
  public:
   static bool attach(SocketNotifier* n) {
     auto& hub = hubs()[n->socket_];
+    if (hub && !hub->sameFile()) hub->reopened();
     if (!hub) hub = std::make_unique<NotifierHub>(n->socket_);
     hub->orphaned_ = false;
     hub->notifiers_.push_back(n);
@@ -41,7 +44,14 @@ class NotifierHub {
   }
 
   explicit NotifierHub(int fd)
-      : watcher_(*Dispatcher::current(), fd, [this](std::uint32_t events) { dispatch(events); }) {}
+      : watcher_(*Dispatcher::current(), fd, [this](std::uint32_t events) { dispatch(events); }),
+        identity_(identify(fd)) {}
+
+  ~NotifierHub() {
+    // A descriptor closed while notifiers still watched it: the kernel has
+    // dropped the registration, and the number may belong to another file.
+    if (!sameFile()) watcher_.abandon();
+  }
 
  private:
   using HubMap = std::map<int, std::unique_ptr<NotifierHub>>;
@@ -51,6 +61,22 @@ class NotifierHub {
   }
 
   void detachOnly(SocketNotifier* n) { std::erase(notifiers_, n); }
+
+  // The open file behind a descriptor number (device and inode), so that a
+  // number reused after close() is not mistaken for the old file.
+  static std::pair<dev_t, ino_t> identify(int fd) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return {0, 0};
+    return {st.st_dev, st.st_ino};
+  }
+  bool sameFile() const { return identify(watcher_.fd()) == identity_; }
+
+  // The descriptor was closed and its number reused while old notifiers
+  // still named it: start over on the new file.
+  void reopened() {
+    watcher_.abandon();
+    identity_ = identify(watcher_.fd());
+  }
 
   int update() {
     std::uint32_t events = 0;
@@ -92,6 +118,7 @@ class NotifierHub {
   }
 
   Watcher watcher_;
+  std::pair<dev_t, ino_t> identity_;
   std::vector<SocketNotifier*> notifiers_;
   int dispatching_ = 0;
   bool orphaned_ = false;

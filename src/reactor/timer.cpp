@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "reactor/dispatcher.h"
+#include "tether/event_loop.h"
 
 namespace tether {
 
@@ -45,8 +46,16 @@ void Timer::setInterval(int msec) {
 
 void Timer::fire() {
   // A repeating timer is rescheduled before the slots run, so a slot may
-  // stop() it; the next deadline counts from now, as Qt's coarse timers do.
-  if (!singleShot_) start();
+  // stop() it. The next deadline counts from the previous one, so the
+  // period does not drift; a timer that fell behind skips the missed ticks
+  // instead of firing them in a burst.
+  if (!singleShot_) {
+    const auto interval = std::chrono::milliseconds(std::max(interval_, 0));
+    const auto now = detail::Clock::now();
+    auto next = record_->deadline + interval;
+    if (next <= now) next = now + interval;
+    dispatcher_->scheduleTimer(record_.get(), next);
+  }
   timeout.emit();
 }
 
@@ -89,7 +98,16 @@ void Timer::singleShot(int msec, std::function<void()> fn) {
 }
 
 void Timer::singleShot(int msec, const Object* context, std::function<void()> fn) {
-  SingleShot::start(msec, context->lifeToken(), true, std::move(fn));
+  if (context->isOwnerThread()) {
+    SingleShot::start(msec, context->lifeToken(), true, std::move(fn));
+    return;
+  }
+  // The context lives on another thread: start the timer there, so fn runs
+  // on the context's thread and cannot race with its destruction.
+  auto token = context->lifeToken();
+  EventLoop::post(context, [msec, token, fn = std::move(fn)]() mutable {
+    SingleShot::start(msec, token, true, std::move(fn));
+  });
 }
 
 }  // namespace tether

@@ -212,3 +212,17 @@ TEST(Signal, EmissionToAReceiverOnAnotherThreadIsQueuedToThatThread) {
   EXPECT_TRUE(done);
   EXPECT_EQ(ranOn, workerId);
 }
+
+TEST(Signal, ConnectingWithAReceiverThatIsBeingDestroyedMakesNoConnection) {
+  Signal<> s;
+  int calls = 0;
+  Connection made;
+  {
+    Receiver r;
+    r.destroyed.connect([&] { made = s.connect(&r, [&] { ++calls; }); });
+  }
+  EXPECT_FALSE(made.isConnected());
+  EXPECT_TRUE(s.emit());
+  EXPECT_EQ(calls, 0);
+  EXPECT_FALSE(s.hasConnections());
+}
