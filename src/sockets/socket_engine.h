@@ -103,6 +103,27 @@ class SocketEngine {
 
   // The last failure.
   virtual const SocketFailure& failure() const = 0;
+
+  // --- local (Unix-domain) sockets
+  // Implemented by the Unix-domain engine (unix_socket_engine.cpp); the
+  // defaults say "not supported" by failing, so other engines need nothing.
+  // A Unix-domain address: a file system path, or a name in Linux's abstract
+  // namespace (the bytes of `name`, no terminator). Empty: unnamed.
+  struct UnixAddress {
+    std::string name;
+    bool abstractNamespace = false;
+  };
+  // Creates, binds and listens. fileMode != 0 (a path only): the socket file
+  // appears with exactly these permission bits, never with others (it is
+  // bound under a private temporary name and linked into place once
+  // listening); an existing file at the path is never replaced.
+  virtual bool listenLocal(const UnixAddress&, unsigned /*fileMode*/, int /*backlog*/) { return false; }
+  // Creates a socket if there is none and connects it. InProgress means the
+  // server's backlog is full (EAGAIN): call again later.
+  virtual ConnectResult connectLocal(const UnixAddress&) { return ConnectResult::Failed; }
+  // getsockname()/getpeername() as Unix-domain addresses.
+  virtual UnixAddress localUnixAddress() const { return {}; }
+  virtual UnixAddress peerUnixAddress() const { return {}; }
 };
 
 std::unique_ptr<SocketEngine> createNativeSocketEngine();

@@ -34,6 +34,8 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // connected: it must not later report a stateChanged(ConnectedState) that
   // happened before anyone could connect to it.
   static void forgetAdoptionNotes(AbstractSocket* socket) { socket->d_->notes.clear(); }
+  // LocalSocket drives a private AbstractSocket through this state machine.
+  static SocketPrivate& of(AbstractSocket& socket) { return *socket.d_; }
 
   // --- signal delivery
   void note(Note::Kind kind, std::int64_t value = 0);
