@@ -84,8 +84,9 @@ class LocalSocket : public IODevice {
   ~LocalSocket() override;
 
   // Connects to serverName(). An empty name fails with ServerNotFoundError.
-  // While connecting or connected it only reports OperationError (errorOccurred,
-  // error() unchanged). The device opens with `mode` once connected.
+  // While connecting, connected or closing it only reports OperationError
+  // (errorOccurred, error() unchanged). The device opens with `mode` once
+  // connected.
   void connectToServer(OpenMode mode = ReadWrite);
   // setServerName(name), then connectToServer(mode).
   void connectToServer(std::string_view name, OpenMode mode = ReadWrite);

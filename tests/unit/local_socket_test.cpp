@@ -297,6 +297,21 @@ TEST(LocalSocket, StaleSocketFileOrDirectoryIsConnectionRefused) {
   }
 }
 
+TEST(LocalSocket, OtherConnectFailuresAreUnknownSocketErrorWithTheSystemErrorNumber) {
+  test::DescriptorLeakCheck leaks;
+  test::ScopedTmpdir tmp;
+  const std::string file = tmp.file("regular");
+  { UniqueFd created(::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)); }
+  LocalSocket socket;
+  Recorder rec(socket);
+  socket.connectToServer(file + "/x");  // ENOTDIR
+  EXPECT_EQ(socket.state(), S::UnconnectedState);
+  EXPECT_EQ(socket.error(), E::UnknownSocketError);
+  EXPECT_EQ(socket.errorString(), "QLocalSocket::connectToServer: Unknown error 20");
+  test::runFor(5);
+  EXPECT_EQ(rec.events, (Events{st(S::ConnectingState), err(E::UnknownSocketError), st(S::UnconnectedState)}));
+}
+
 TEST(LocalSocket, SocketFileWithoutPermissionIsSocketAccessError) {
   test::DescriptorLeakCheck leaks;
   test::ScopedTmpdir tmp;
