@@ -6,32 +6,14 @@
 #include <chrono>
 
 #include "sockets/socket_private.h"
+#include "system/deadline.h"
 
 namespace tether {
 
 using detail::SocketPrivate;
 using Note = SocketPrivate::Note;
 
-namespace {
-
-// Milliseconds left of a waitFor*() budget; -1 stays -1 (no limit).
-class Deadline {
- public:
-  explicit Deadline(int msecs)
-      : forever_(msecs < 0), end_(std::chrono::steady_clock::now() + std::chrono::milliseconds(msecs < 0 ? 0 : msecs)) {}
-  int remaining() const {
-    if (forever_) return -1;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(end_ - std::chrono::steady_clock::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
-  }
-  bool expired() const { return !forever_ && remaining() == 0; }
-
- private:
-  bool forever_;
-  std::chrono::steady_clock::time_point end_;
-};
-
-}  // namespace
+using detail::Deadline;
 
 AbstractSocket::AbstractSocket(SocketType type, Object* parent)
     : IODevice(parent), d_(std::make_unique<SocketPrivate>(this, type)) {
@@ -130,6 +112,7 @@ bool AbstractSocket::bind(const HostAddress& address, std::uint16_t port, BindMo
   d.localAddress = d.engine->localAddress();
   d.localPort = d.engine->localPort();
   d.setState(BoundState);
+  if (d.datagramEvents) d.startWatching();  // a bound UDP socket receives
   return true;
 }
 

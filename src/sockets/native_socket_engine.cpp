@@ -21,6 +21,7 @@
 
 #include "io/byte_buffer.h"
 #include "reactor/dispatcher.h"
+#include "sockets/native_datagram_engine.h"
 #include "sockets/socket_engine.h"
 #include "system/unique_fd.h"
 
@@ -46,6 +47,7 @@ class NativeSocketEngine final : public SocketEngine {
       int v6only = protocol == NetworkLayerProtocol::IPv6Protocol ? 1 : 0;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
+    if (type == SocketType::UdpSocket) datagrams_.attach(fd, protocol);
     return true;
   }
 
@@ -75,6 +77,7 @@ class NativeSocketEngine final : public SocketEngine {
       protocol_ = ss.ss_family == AF_INET ? NetworkLayerProtocol::IPv4Protocol
                   : ss.ss_family == AF_INET6 ? NetworkLayerProtocol::IPv6Protocol
                                              : NetworkLayerProtocol::UnknownNetworkLayerProtocol;
+    if (type_ == SocketType::UdpSocket) datagrams_.attach(descriptor, protocol_);
     fetchAddresses();
     return true;
   }
@@ -86,11 +89,13 @@ class NativeSocketEngine final : public SocketEngine {
 
   int release() override {
     stopWatching();
+    datagrams_.detach();
     return fd_.release();
   }
 
   void close() override {
     stopWatching();
+    datagrams_.detach();
     fd_.reset();
     localAddress_ = peerAddress_ = HostAddress();
     localPort_ = peerPort_ = 0;
@@ -100,7 +105,12 @@ class NativeSocketEngine final : public SocketEngine {
     // Unix rules: DefaultForPlatform leaves the options alone; ShareAddress
     // and ReuseAddressHint allow rebinding (SO_REUSEADDR); DontShareAddress
     // forbids it. Servers set SO_REUSEADDR themselves before listening.
-    if (mode & (ShareAddress | ReuseAddressHint)) {
+    // For UDP, DontShareAddress wins over ReuseAddressHint, as documented:
+    // an exclusive binding stays exclusive.
+    if (type_ == SocketType::UdpSocket && (mode & DontShareAddress) && !(mode & ShareAddress)) {
+      int off = 0;
+      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+    } else if (mode & (ShareAddress | ReuseAddressHint)) {
       int on = 1;
       ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     } else if (mode & DontShareAddress) {
@@ -170,6 +180,11 @@ class NativeSocketEngine final : public SocketEngine {
     socklen_t len = sizeof ss;
     if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
       localAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &localPort_));
+    // A UDP socket bound to the dual-stack any-address reports it as Any, as
+    // Qt does (getsockname() says "::").
+    if (type_ == SocketType::UdpSocket && protocol_ == NetworkLayerProtocol::AnyIPProtocol &&
+        localAddress_ == HostAddress(HostAddress::AnyIPv6))
+      localAddress_ = HostAddress::Any;
     len = sizeof ss;
     if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
       peerAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &peerPort_));
@@ -252,10 +267,15 @@ class NativeSocketEngine final : public SocketEngine {
 
   bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {
     handler_ = handler;
+    datagrams_.setDispatcher(&dispatcher);
     watcher_ = std::make_unique<Watcher>(dispatcher, fd_.get(), [this](std::uint32_t events) {
       handler_->engineEvents(events);
     });
-    const int rc = watcher_->watch(EPOLLIN | EPOLLOUT | EPOLLRDHUP, true);
+    // A UDP socket never waits to write (a full send buffer is an error the
+    // caller sees), and every datagram sent would raise an EPOLLOUT edge.
+    const std::uint32_t interest =
+        type_ == SocketType::UdpSocket ? std::uint32_t{EPOLLIN} : std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP};
+    const int rc = watcher_->watch(interest, true);
     if (rc != 0) {
       watcher_.reset();
       return failWith(rc, SocketCall::Other);
@@ -272,7 +292,15 @@ class NativeSocketEngine final : public SocketEngine {
       failure_ = {SocketError::UnsupportedSocketOperationError, "Unsupported socket operation"};
       return false;
     }
+    const bool multicast = option == SocketOption::MulticastTtlOption || option == SocketOption::MulticastLoopbackOption;
+    if (option == SocketOption::MulticastLoopbackOption) value = value != 0 ? 1 : 0;  // IPv6 takes only 0 and 1
     if (::setsockopt(fd_.get(), level, name, &value, sizeof value) != 0) return failWith(errno, SocketCall::Option);
+    if (multicast && protocol_ == NetworkLayerProtocol::AnyIPProtocol) {
+      // A dual-stack socket sends IPv4 multicast with the IPv4 options.
+      ::setsockopt(fd_.get(), IPPROTO_IP,
+                   option == SocketOption::MulticastTtlOption ? IP_MULTICAST_TTL : IP_MULTICAST_LOOP, &value,
+                   sizeof value);
+    }
     return true;
   }
 
@@ -306,7 +334,57 @@ class NativeSocketEngine final : public SocketEngine {
   std::uint16_t peerPort() const override { return peerPort_; }
   const SocketFailure& failure() const override { return failure_; }
 
+  // --- datagrams: the work is DatagramChannel's (native_datagram_engine.cpp)
+  void datagramsReadable() override { datagrams_.markReadable(); }
+  bool hasPendingDatagrams() override { return datagramResult(datagrams_.hasPending()); }
+  std::int64_t pendingDatagramSize() override { return datagramResult(datagrams_.pendingSize()); }
+  std::int64_t readDatagram(char* data, std::int64_t maxSize, DatagramHeader* header, DatagramParts parts) override {
+    const std::int64_t n = datagramResult(datagrams_.read(data, maxSize, header, parts));
+    if (n >= 0 && header && !header->destinationAddress.isNull()) header->destinationPort = localPort_;
+    return n;
+  }
+  std::int64_t readDatagrams(DatagramBuffer* buffers, std::size_t count) override {
+    return datagramResult(datagrams_.readBatch(buffers, count));
+  }
+  std::int64_t writeDatagram(const char* data, std::int64_t size, const DatagramHeader& header) override {
+    return datagramResult(datagrams_.write(data, size, header));
+  }
+  std::int64_t writeDatagrams(const OutgoingDatagram* datagrams, std::size_t count) override {
+    return datagramResult(datagrams_.writeBatch(datagrams, count));
+  }
+  std::int64_t writeSegmented(const char* data, std::int64_t size, std::int64_t segmentSize,
+                              const HostAddress& address, std::uint16_t port) override {
+    return datagramResult(datagrams_.writeSegmented(data, size, segmentSize, address, port));
+  }
+  bool hasSegmentationOffload() const override { return datagrams_.hasSegmentationOffload(); }
+  bool joinMulticastGroup(const HostAddress& group, int interfaceIndex) override {
+    return datagramResult(datagrams_.changeMembership(true, group, interfaceIndex));
+  }
+  bool leaveMulticastGroup(const HostAddress& group, int interfaceIndex) override {
+    return datagramResult(datagrams_.changeMembership(false, group, interfaceIndex));
+  }
+  int multicastInterface(HostAddress* address) const override { return datagrams_.multicastInterface(address); }
+  bool setMulticastInterface(int interfaceIndex) override {
+    return datagramResult(datagrams_.setMulticastInterface(interfaceIndex));
+  }
+  std::size_t datagramMemory() const override { return datagrams_.memory(); }
+
  private:
+  // Takes over the channel's failure and would-block state with its result.
+  // Only failures are copied: the fast path stays free of string copies.
+  bool datagramResult(bool ok) {
+    if (!ok) takeDatagramFailure();
+    return ok;
+  }
+  std::int64_t datagramResult(std::int64_t result) {
+    if (result < 0) takeDatagramFailure();
+    return result;
+  }
+  void takeDatagramFailure() {
+    wouldBlock_ = datagrams_.wouldBlock();
+    if (!wouldBlock_) failure_ = datagrams_.failure();
+  }
+
   bool failWith(int err, SocketCall call) {
     failure_ = mapSystemError(err, call);
     return false;
@@ -317,28 +395,12 @@ class NativeSocketEngine final : public SocketEngine {
   }
 
   // An IPv4 address used on an IPv6 (dual-stack) socket: its v4-mapped form.
-  HostAddress forSocketFamily(const HostAddress& address) const {
-    if (protocol_ == NetworkLayerProtocol::IPv4Protocol ||
-        address.protocol() != NetworkLayerProtocol::IPv4Protocol)
-      return address;
-    IPv6Address mapped{};
-    mapped[10] = mapped[11] = 0xff;
-    const std::uint32_t v4 = address.toIPv4Address();
-    for (std::size_t i = 0; i < 4; ++i) mapped[12 + i] = static_cast<std::uint8_t>(v4 >> (24 - 8 * i));
-    return HostAddress(mapped);
-  }
+  HostAddress forSocketFamily(const HostAddress& address) const { return mappedForSocket(address, protocol_); }
 
   // A v4-mapped address on a dual-stack socket is reported as plain IPv4,
   // as Qt reports peers of a server listening on Any. Only ::ffff:0:0/96:
   // "::" and "::1" are IPv6 addresses of their own.
-  HostAddress unmapped(const HostAddress& address) const {
-    if (protocol_ == NetworkLayerProtocol::IPv4Protocol || address.protocol() != NetworkLayerProtocol::IPv6Protocol)
-      return address;
-    const IPv6Address bytes = address.toIPv6Address();
-    static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (!std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), bytes.begin())) return address;
-    return HostAddress(address.toIPv4Address());
-  }
+  HostAddress unmapped(const HostAddress& address) const { return unmappedForSocket(address, protocol_); }
 
   bool optionName(SocketOption option, int* level, int* name) const {
     const bool v6 = protocol_ == NetworkLayerProtocol::IPv6Protocol || protocol_ == NetworkLayerProtocol::AnyIPProtocol;
@@ -386,6 +448,7 @@ class NativeSocketEngine final : public SocketEngine {
   HostAddress peerAddress_;
   std::uint16_t localPort_ = 0;
   std::uint16_t peerPort_ = 0;
+  DatagramChannel datagrams_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "sockets/socket_error.h"
 #include "tether/host_address.h"
+#include "tether/network_datagram.h"
 #include "tether/socket_types.h"
 
 namespace tether::detail {
@@ -103,6 +104,60 @@ class SocketEngine {
 
   // The last failure.
   virtual const SocketFailure& failure() const = 0;
+
+  // --- datagrams (UdpSocket)
+  // Implemented by the native engine; the defaults fail (and failure() says
+  // nothing new), so engines that never carry datagrams need nothing.
+  // Receiving is served from a batch the engine takes from the system: these
+  // may make a system call only when that batch is used up.
+  struct DatagramHeader {
+    HostAddress senderAddress;
+    std::uint16_t senderPort = 0;
+    HostAddress destinationAddress;
+    std::uint16_t destinationPort = 0;
+    int hopLimit = -1;
+    unsigned interfaceIndex = 0;
+  };
+  enum class DatagramParts { Payload, Sender, All };
+  // EPOLLIN or EPOLLERR was seen: the system may hold datagrams (or an error).
+  virtual void datagramsReadable() {}
+  // False when there is none; wouldBlock() is then false if the system
+  // reported an error instead (failure() says which; it is reported once).
+  virtual bool hasPendingDatagrams() { return false; }
+  // -1 when there is none.
+  virtual std::int64_t pendingDatagramSize() { return -1; }
+  // Takes the next datagram: copies at most maxSize bytes of it (the rest is
+  // dropped) and fills `header` as far as `parts` asks. Returns the bytes
+  // copied, or -1 (nothing pending: wouldBlock(); or failure()).
+  virtual std::int64_t readDatagram(char* /*data*/, std::int64_t /*maxSize*/, DatagramHeader* /*header*/,
+                                    DatagramParts /*parts*/) { return -1; }
+  // Fills up to `count` slots; returns how many (0: none pending), or -1 on
+  // failure.
+  virtual std::int64_t readDatagrams(DatagramBuffer* /*buffers*/, std::size_t /*count*/) { return -1; }
+  // Sends one datagram whole; a Null destination sends to the connected
+  // peer. Returns the payload size, or -1 (wouldBlock() for EAGAIN).
+  virtual std::int64_t writeDatagram(const char* /*data*/, std::int64_t /*size*/, const DatagramHeader& /*header*/) {
+    return -1;
+  }
+  // Sends a batch; returns how many went (from the first), or -1 if none did.
+  virtual std::int64_t writeDatagrams(const OutgoingDatagram* /*datagrams*/, std::size_t /*count*/) { return -1; }
+  // Sends `data` as datagrams of segmentSize bytes (the last may be shorter),
+  // with UDP segmentation offload where the system has it. Returns the bytes
+  // sent (whole datagrams), or -1 if none went.
+  virtual std::int64_t writeSegmented(const char* /*data*/, std::int64_t /*size*/, std::int64_t /*segmentSize*/,
+                                      const HostAddress& /*address*/, std::uint16_t /*port*/) { return -1; }
+  // Whether writeSegmented() can hand whole batches to the system.
+  virtual bool hasSegmentationOffload() const { return false; }
+  // Interface 0: the system's choice. A group with a scope id and interface 0
+  // uses the scope's interface.
+  virtual bool joinMulticastGroup(const HostAddress& /*group*/, int /*interfaceIndex*/) { return false; }
+  virtual bool leaveMulticastGroup(const HostAddress& /*group*/, int /*interfaceIndex*/) { return false; }
+  // The outgoing multicast interface's index, or 0; for an IPv4 interface
+  // set by address rather than by index, 0 with *address set to it.
+  virtual int multicastInterface(HostAddress* /*address*/) const { return 0; }
+  virtual bool setMulticastInterface(int /*interfaceIndex*/) { return false; }
+  // Bytes the engine holds for received datagrams (diagnostics, tests).
+  virtual std::size_t datagramMemory() const { return 0; }
 
   // --- local (Unix-domain) sockets
   // Implemented by the Unix-domain engine (unix_socket_engine.cpp); the

@@ -146,6 +146,45 @@ SocketFailure mapErrno(int err, SocketCall call) {
       if (err == ENOPROTOOPT || err == EINVAL || err == EOPNOTSUPP)
         return fail(SocketError::UnsupportedSocketOperationError, "Unsupported socket operation");
       return resourceOrUnknown(err);
+    case SocketCall::Datagram:
+      switch (err) {
+        case EAGAIN:
+          return fail(SocketError::TemporaryError, "Unable to send a datagram");
+        case EMSGSIZE:
+          return fail(SocketError::DatagramTooLargeError, "Datagram was too large to send");
+        case ECONNREFUSED:
+          return fail(SocketError::ConnectionRefusedError, text::kConnectionRefused);
+        case ECONNRESET:
+          return fail(SocketError::RemoteHostClosedError, text::kRemoteHostClosed);
+        case EHOSTUNREACH:
+          return fail(SocketError::NetworkError, "Host unreachable");
+        case ENETUNREACH:
+          return fail(SocketError::NetworkError, "Network unreachable");
+        case EACCES:
+        case EPERM:
+          return fail(SocketError::SocketAccessError, "Permission denied");
+        case EADDRNOTAVAIL:
+          return fail(SocketError::SocketAddressNotAvailableError, text::kAddressNotAvailable);
+        case EDESTADDRREQ:
+          return fail(SocketError::OperationError, "The datagram has no destination");
+        default:
+          return resourceOrUnknown(err);
+      }
+    case SocketCall::Multicast:
+      switch (err) {
+        case ENOPROTOOPT:
+        case EOPNOTSUPP:
+        case EAFNOSUPPORT:
+          return fail(SocketError::UnsupportedSocketOperationError, "Unsupported socket operation");
+        case EADDRNOTAVAIL:
+          return fail(SocketError::SocketAddressNotAvailableError, text::kAddressNotAvailable);
+        case ENODEV:
+          return fail(SocketError::SocketAddressNotAvailableError, "No such network interface");
+        case EADDRINUSE:
+          return fail(SocketError::AddressInUseError, "Already a member of the multicast group");
+        default:
+          return resourceOrUnknown(err);
+      }
     case SocketCall::Other:
       break;
   }

@@ -11,7 +11,9 @@ namespace tether::detail {
 
 // What the failing call was doing: the same errno means different things
 // during connect() and during bind().
-enum class SocketCall { Create, Bind, Listen, Connect, Accept, Read, Write, Option, Other };
+enum class SocketCall { Create, Bind, Listen, Connect, Accept, Read, Write, Option, Other,
+                        Datagram,    // sending or receiving a datagram
+                        Multicast }; // joining or leaving a multicast group
 
 struct SocketFailure {
   SocketError error = SocketError::UnknownSocketError;

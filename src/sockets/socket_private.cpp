@@ -118,7 +118,8 @@ void SocketPrivate::runDeferred() {
   }
   if (readPending) {
     readPending = false;
-    if (readable && engine) readFromSocket();
+    if (datagramEvents) datagramEvents->resumeDatagrams();
+    else if (readable && engine) readFromSocket();
   }
   flushNotes();
 }
@@ -128,6 +129,11 @@ void SocketPrivate::engineEvents(std::uint32_t events) {
   // deferred call: they are handled below, while the socket is still hot in
   // the cache, in one gathered write.
   ++dispatching;
+  if (datagramEvents) {
+    if (events & (EPOLLIN | EPOLLERR)) datagramEvents->datagramsReadable();
+    finishDispatch();
+    return;
+  }
   if (state == SocketState::ConnectingState) {
     if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) testConnection();
     if (state != SocketState::ConnectedState) {
@@ -435,6 +441,7 @@ void SocketPrivate::resetSocketLayer() {
   dispatcher->cancelTimer(&connectTimer);
   if (engine) engine->close();
   readable = false;
+  hasPendingData = false;
 }
 
 void SocketPrivate::finishDisconnect() {

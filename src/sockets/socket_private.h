@@ -16,6 +16,22 @@
 
 namespace tether::detail {
 
+// Datagram sockets take datagrams, not a stream: UdpSocket installs one of
+// these, and the socket's readiness goes to it instead of the stream reader.
+class DatagramEvents {
+ public:
+  // EPOLLIN or EPOLLERR: datagrams (or an ICMP error) may be waiting.
+  virtual void datagramsReadable() = 0;
+  // The deferred call after the application read datagrams: look again.
+  virtual void resumeDatagrams() = 0;
+
+ protected:
+  DatagramEvents() = default;
+  DatagramEvents(const DatagramEvents&) = default;
+  DatagramEvents& operator=(const DatagramEvents&) = default;
+  ~DatagramEvents() = default;
+};
+
 struct SocketPrivate final : EngineHandler, DeferredCall {
   explicit SocketPrivate(AbstractSocket* owner, SocketType socketType);
   ~SocketPrivate();
@@ -132,6 +148,11 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::uint16_t localPort = 0;
   std::uint16_t peerPort = 0;
   std::string peerName;
+
+  // Datagram sockets: where readiness goes, and Qt's "readyRead was emitted
+  // and nothing has been read since" flag (no further readyRead until then).
+  DatagramEvents* datagramEvents = nullptr;
+  bool hasPendingData = false;
 
   std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
   std::deque<Note> notes;
