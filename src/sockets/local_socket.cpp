@@ -8,6 +8,7 @@
 
 #include "sockets/local_socket_private.h"
 #include "sockets/unix_socket_engine.h"
+#include "system/deadline.h"
 #include "system/unique_fd.h"
 
 namespace tether::detail {
@@ -65,23 +66,6 @@ Error connectError(int systemError) {
       return Error::UnknownSocketError;
   }
 }
-
-// Milliseconds left of a waitFor*() budget; -1 stays -1 (no limit).
-class Deadline {
- public:
-  explicit Deadline(int msecs)
-      : forever_(msecs < 0), end_(Clock::now() + std::chrono::milliseconds(msecs < 0 ? 0 : msecs)) {}
-  int remaining() const {
-    if (forever_) return -1;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(end_ - Clock::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
-  }
-  bool expired() const { return !forever_ && remaining() == 0; }
-
- private:
-  bool forever_;
-  Clock::time_point end_;
-};
 
 }  // namespace
 
