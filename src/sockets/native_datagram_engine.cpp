@@ -411,7 +411,17 @@ std::int64_t DatagramChannel::readBatch(DatagramBuffer* buffers, std::size_t cou
 socklen_t DatagramChannel::destinationFor(const HostAddress& address, std::uint16_t port,
                                           sockaddr_storage* out) const {
   if (address.isNull()) return 0;
-  return mappedForSocket(address, protocol_).toSockaddr(port, out);
+  if (protocol_ == NetworkLayerProtocol::IPv4Protocol || !isIPv4(address)) return address.toSockaddr(port, out);
+  // An IPv4 destination through a dual-stack socket: ::ffff:a.b.c.d.
+  sockaddr_in6 mapped{};
+  mapped.sin6_family = AF_INET6;
+  mapped.sin6_port = htons(port);
+  mapped.sin6_addr.s6_addr[10] = mapped.sin6_addr.s6_addr[11] = 0xff;
+  const std::uint32_t v4 = htonl(address.toIPv4Address());
+  std::memcpy(&mapped.sin6_addr.s6_addr[12], &v4, sizeof v4);
+  *out = sockaddr_storage{};
+  std::memcpy(out, &mapped, sizeof mapped);
+  return sizeof mapped;
 }
 
 bool DatagramChannel::ipv4Path(const HostAddress& destination) const {
