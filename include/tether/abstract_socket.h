@@ -75,6 +75,9 @@ class AbstractSocket : public IODevice {
   // Binds to address:port (port 0: the system picks). Unconnected sockets
   // only. The socket enters BoundState.
   bool bind(const HostAddress& address, std::uint16_t port = 0, BindMode mode = DefaultForPlatform);
+  // Without this overload, bind(HostAddress::LocalHost) would pick
+  // bind(port) through the enum's integer conversion.
+  bool bind(HostAddress::SpecialAddress address, std::uint16_t port = 0, BindMode mode = DefaultForPlatform);
   bool bind(std::uint16_t port = 0, BindMode mode = DefaultForPlatform);
 
   bool isValid() const;

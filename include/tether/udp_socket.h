@@ -77,11 +77,6 @@ class UdpSocket : public AbstractSocket {
   ~UdpSocket() override;
 
   using AbstractSocket::bind;
-  // So that bind(HostAddress::LocalHost, port) binds that address: without
-  // it the enum would convert to the port of bind(port, mode).
-  bool bind(HostAddress::SpecialAddress address, std::uint16_t port = 0, BindMode mode = DefaultForPlatform) {
-    return bind(HostAddress(address), port, mode);
-  }
 
   // --- multicast (BoundState only; otherwise false with OperationError)
   // Joins on the interface the system picks for the group.

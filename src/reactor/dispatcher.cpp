@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cerrno>
 #include <cstdint>
 #include <utility>
@@ -211,6 +212,21 @@ void Dispatcher::cancel(DeferredCall* call) {
     if (c == call) c = nullptr;
 }
 
+void Dispatcher::enterLoop() {
+  ++loopDepth_;
+  // A loop nested inside a slot: let the objects whose delivery it
+  // interrupted send and deliver what that slot queued.
+  for (DeferredCall* call : delivering_) schedule(call);
+}
+
+void Dispatcher::leaveDelivery(DeferredCall* call) {
+  for (auto it = delivering_.rbegin(); it != delivering_.rend(); ++it)
+    if (*it == call) {
+      delivering_.erase(std::next(it).base());
+      return;
+    }
+}
+
 bool Dispatcher::runDeferredCalls() {
   if (deferredCalls_.empty()) return false;
   // One round: calls scheduled while these run wait for the next iteration,
@@ -245,6 +261,7 @@ int Dispatcher::timeoutForNextTimer(int timeoutMs) const {
 bool Dispatcher::runOnce(int timeoutMs) {
   bool handled = false;
   int timeout = timeoutMs;
+
   if (hasPosted_.load(std::memory_order_acquire)) timeout = 0;
   if (!deferredCalls_.empty() || deferredDeleteDue()) timeout = 0;
   timeout = timeoutForNextTimer(timeout);

@@ -112,6 +112,14 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   void schedule(DeferredCall* call);
   void cancel(DeferredCall* call);
 
+  // An object in the middle of delivering its signals. If a slot runs a
+  // nested loop, that loop schedules the object's deferred call, so what the
+  // slot queued (signals, writes) proceeds instead of waiting for the outer
+  // delivery to finish (see enterLoop()). Owner thread only; leave in the
+  // destructor too.
+  void enterDelivery(DeferredCall* call) { delivering_.push_back(call); }
+  void leaveDelivery(DeferredCall* call);
+
   // Deletes the object later on this thread (see Object::deleteLater).
   void deferDelete(std::weak_ptr<ObjectLife> life);
 
@@ -122,7 +130,7 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
 
   // Nesting depth of loops currently running on this dispatcher.
   int loopDepth() const { return loopDepth_; }
-  void enterLoop() { ++loopDepth_; }
+  void enterLoop();
   void leaveLoop() { --loopDepth_; }
 
   std::thread::id thread() const { return thread_; }
@@ -162,6 +170,7 @@ class Dispatcher final : public Poster, public std::enable_shared_from_this<Disp
   std::vector<Batch*> activeBatches_;
 
   std::vector<DeferredCall*> deferredCalls_;
+  std::vector<DeferredCall*> delivering_;
   std::vector<DeferredCall*> runningCalls_;
 
   std::vector<TimerRecord*> timers_;

@@ -42,6 +42,7 @@ void AbstractSocket::connectToHost(std::string_view hostName, std::uint16_t port
   d.pendingClose = false;
   d.readEof = false;
   d.peerHalfClosed = false;
+  d.eofPending = false;
   d.abortLookup();
   if (d.state != BoundState) {
     d.localPort = 0;
@@ -116,6 +117,10 @@ bool AbstractSocket::bind(const HostAddress& address, std::uint16_t port, BindMo
   return true;
 }
 
+bool AbstractSocket::bind(HostAddress::SpecialAddress address, std::uint16_t port, BindMode mode) {
+  return bind(HostAddress(address), port, mode);
+}
+
 bool AbstractSocket::bind(std::uint16_t port, BindMode mode) { return bind(HostAddress(HostAddress::Any), port, mode); }
 
 bool AbstractSocket::isValid() const { return d_->engine && d_->engine->isValid(); }
@@ -134,6 +139,9 @@ void AbstractSocket::setReadBufferSize(std::int64_t size) {
 
 void AbstractSocket::readBufferConsumed() {
   auto& d = *d_;
+  // A burst that has been read leaves no large buffer behind on an idle
+  // connection.
+  readBuffer().releaseIfEmpty(64 * 1024);
   if (!d.readable || !d.engine || d.readPending) return;
   d.readPending = true;
   d.requestDeferred();
@@ -154,7 +162,7 @@ bool AbstractSocket::setSocketDescriptor(int descriptor, SocketState socketState
   }
   d.applyOptions();
   d.clearWrites();
-  d.abortCalled = d.pendingClose = d.readEof = d.peerHalfClosed = false;
+  d.abortCalled = d.pendingClose = d.readEof = d.peerHalfClosed = d.eofPending = false;
   IODevice::open(mode);
   d.localAddress = d.engine->localAddress();
   d.localPort = d.engine->localPort();
@@ -215,7 +223,7 @@ std::int64_t AbstractSocket::readData(char*, std::int64_t) {
   auto& d = *d_;
   // Everything received is already in the read buffer; once that is
   // drained, report end of stream on a closed socket.
-  if (d.state == UnconnectedState || d.readEof) return -1;
+  if (d.state == UnconnectedState || (d.readEof && !d.eofPending)) return -1;
   return 0;
 }
 
@@ -228,7 +236,7 @@ std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {
   d.writeBuffer.append(data, static_cast<std::size_t>(size));
   if (d.state == ConnectedState && !d.flushPending) {
     d.flushPending = true;  // one gathered write per loop iteration
-    if (d.dispatching == 0) d.requestDeferred();
+    if (!d.deliveringHere()) d.requestDeferred();
   }
   return size;
 }
@@ -259,7 +267,7 @@ std::int64_t AbstractSocket::sendFile(int fd, std::int64_t offset, std::int64_t 
   d.fileBytesToWrite += count;
   if (!d.flushPending) {
     d.flushPending = true;  // sent with the loop's next gathered write
-    if (d.dispatching == 0) d.requestDeferred();
+    if (!d.deliveringHere()) d.requestDeferred();
   }
   return count;
 }

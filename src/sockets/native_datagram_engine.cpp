@@ -98,6 +98,9 @@ int retryOnInterrupt(auto&& call) {
 }  // namespace
 
 HostAddress mappedForSocket(const HostAddress& address, NetworkLayerProtocol socketProtocol) {
+  // Any on an IPv4 socket: the IPv4 fallback of a dual-stack socket.
+  if (socketProtocol == NetworkLayerProtocol::IPv4Protocol && address == HostAddress(HostAddress::Any))
+    return HostAddress(HostAddress::AnyIPv4);
   if (socketProtocol == NetworkLayerProtocol::IPv4Protocol || !isIPv4(address)) return address;
   IPv6Address mapped{};
   mapped[10] = mapped[11] = 0xff;

@@ -192,9 +192,17 @@ class NativeSocketEngine final : public SocketEngine {
 
   ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
     wouldBlock_ = false;
+    // What one read can take: the buffer's free space plus the stack spill.
+    const std::size_t room = into.writableBytes() + ByteBuffer::kSpill;
+    const std::size_t asked = maxBytes != 0 ? std::min(maxBytes, room) : room;
     for (;;) {
       const ssize_t n = into.readFromFd(fd_.get(), maxBytes);
-      if (n >= 0) return n;
+      // A stream read that returns less than it had room for emptied the
+      // receive queue: new data raises a new edge.
+      if (n >= 0) {
+        drained_ = type_ == SocketType::TcpSocket && static_cast<std::size_t>(n) < asked;
+        return n;
+      }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         wouldBlock_ = true;
@@ -262,6 +270,7 @@ class NativeSocketEngine final : public SocketEngine {
   }
 
   bool wouldBlock() const override { return wouldBlock_; }
+  bool lastReadDrained() const override { return drained_; }
 
   void shutdownWrite() override { ::shutdown(fd_.get(), SHUT_WR); }
 
@@ -444,6 +453,7 @@ class NativeSocketEngine final : public SocketEngine {
   EngineHandler* handler_ = nullptr;
   SocketFailure failure_;
   bool wouldBlock_ = false;
+  bool drained_ = false;
   HostAddress localAddress_;
   HostAddress peerAddress_;
   std::uint16_t localPort_ = 0;

@@ -73,6 +73,11 @@ class SocketEngine {
   // would block, see wouldBlock()).
   virtual ssize_t write(const iovec* buffers, int count) = 0;
   virtual bool wouldBlock() const = 0;
+  // After a successful read(): whether it emptied the receive queue, so the
+  // caller need not read again until the next readiness edge. Engines that
+  // cannot tell (TLS holds decrypted records of its own) return false and
+  // are read until they would block.
+  virtual bool lastReadDrained() const { return false; }
   // Half-close: no more writes (FIN).
   virtual void shutdownWrite() = 0;
 

@@ -29,6 +29,7 @@ SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
 
 SocketPrivate::~SocketPrivate() {
   dispatcher->cancel(this);
+  while (flushing-- > 0) dispatcher->leaveDelivery(this);  // destroyed by a slot
   dispatcher->cancelTimer(&connectTimer);
   abortLookup();
 }
@@ -51,10 +52,22 @@ void SocketPrivate::setError(SocketError e, std::string text) {
 }
 
 bool SocketPrivate::flushNotes() {
-  if (flushing > 0) return true;  // an outer flush is already emitting
+  // Re-entrant: a slot that runs a nested loop may flush what follows in
+  // the FIFO; every note is popped before it is emitted, so each is emitted
+  // once and in order. readyRead and bytesWritten are not emitted
+  // recursively (Qt's rule).
   ++flushing;
+  dispatcher->enterDelivery(this);
   auto token = q->lifeToken();
-  while (!notes.empty()) {
+  for (;;) {
+    if (notes.empty()) {
+      if (!eofPending) break;
+      // End of stream is handled once the data that came with it has been
+      // delivered: the readyRead slot still sees a connected socket.
+      eofPending = false;
+      handleRemoteClose(eofReason);
+      continue;
+    }
     const Note n = notes.front();
     notes.pop_front();
     bool alive = true;
@@ -94,6 +107,7 @@ bool SocketPrivate::flushNotes() {
     }
     if (!alive || token.expired()) return false;
   }
+  dispatcher->leaveDelivery(this);
   --flushing;
   return true;
 }
@@ -321,7 +335,7 @@ void SocketPrivate::readFromSocket() {
   ByteBuffer& buffer = q->readBuffer();
   std::size_t total = 0;
   bool closed = false;
-  SocketFailure reason{SocketError::RemoteHostClosedError, text::kRemoteHostClosed};
+  bool failed = false;
   while (readable) {
     std::size_t limit = 0;
     if (readBufferLimit > 0) {
@@ -334,17 +348,13 @@ void SocketPrivate::readFromSocket() {
       requestDeferred();
       break;
     }
-    // What one read can take: the buffer's free space plus the stack spill.
-    const std::size_t room = limit != 0 ? std::min(limit, buffer.writableBytes() + ByteBuffer::kSpill)
-                                        : buffer.writableBytes() + ByteBuffer::kSpill;
     const ssize_t n = engine->read(buffer, limit);
     if (n > 0) {
       total += static_cast<std::size_t>(n);
-      // A short read on a stream socket means its receive queue is empty
-      // now; new data raises a new edge. Skipping the read that would only
-      // say EAGAIN saves a system call per message. After the peer's FIN
-      // (RDHUP) we read on, to see the end of stream.
-      if (static_cast<std::size_t>(n) < room && !peerHalfClosed) {
+      // The engine says the receive queue is empty: skip the read that
+      // would only say EAGAIN (one system call per message). After the
+      // peer's FIN (RDHUP) read on, to see the end of stream.
+      if (engine->lastReadDrained() && !peerHalfClosed) {
         readable = false;
         break;
       }
@@ -360,13 +370,19 @@ void SocketPrivate::readFromSocket() {
       break;
     }
     // A read failure (connection reset, ...) ends the connection like a close.
-    reason = engine->failure();
+    failed = true;
     closed = true;
     readable = false;
     break;
   }
   if (total > 0) note(Note::ReadyRead);
-  if (closed) handleRemoteClose(reason);
+  if (closed) {
+    readEof = true;  // nothing more to read; the close itself follows the data
+    eofPending = true;
+    eofReason = failed ? engine->failure()
+                       : SocketFailure{SocketError::RemoteHostClosedError, text::kRemoteHostClosed};
+    if (dispatching == 0 && flushing == 0) requestDeferred();
+  }
 }
 
 void SocketPrivate::handleRemoteClose(const SocketFailure& reason) {
@@ -407,6 +423,9 @@ bool SocketPrivate::flushWrites() {
         writeBuffer.consume(static_cast<std::size_t>(n));
         if (file) file->after -= static_cast<std::size_t>(n);
         written += n;
+        // A short write means the send buffer is full: the next EPOLLOUT
+        // edge says when to go on (no sendmsg that could only fail).
+        if (static_cast<std::size_t>(n) < iov.iov_len) break;
         continue;
       }
     }

@@ -125,6 +125,8 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   bool readable = false;       // the kernel may hold unread data (edge-triggered)
   bool readEof = false;        // end of stream seen
   bool peerHalfClosed = false; // RDHUP/HUP/ERR seen: read until the end of stream
+  bool eofPending = false;     // end of stream read; handled after the notes before it
+  SocketFailure eofReason;
   bool emittingReadyRead = false;
   bool emittingBytesWritten = false;
   bool pendingClose = false;   // disconnectFromHost() while looking up / connecting
@@ -158,6 +160,17 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::deque<Note> notes;
   int flushing = 0;
   int dispatching = 0;  // inside engineEvents()
+  int deliveryDepth = 0;  // the loop depth at which the current delivery began
+  // Inside this socket's own I/O event or signal delivery, at the loop level
+  // where it began: what is queued now is sent and emitted before the
+  // delivery returns, so no deferred call is needed. In a nested loop run
+  // by a slot it is not.
+  bool deliveringHere() const {
+    return (dispatching > 0 || flushing > 0) && dispatcher->loopDepth() == deliveryDepth;
+  }
+  void beginDelivery() {
+    if (dispatching == 0 && flushing == 0) deliveryDepth = dispatcher->loopDepth();
+  }
 };
 
 }  // namespace tether::detail
