@@ -29,5 +29,14 @@ enum ExitStatus : int {
 
 void addSendCommand(CLI::App& app);
 void addReceiveCommand(CLI::App& app);
+// Qt's network examples as commands (fortune_server.cpp, fortune_client.cpp,
+// broadcast.cpp, multicast.cpp, lookup.cpp, interfaces.cpp, echo_server.cpp).
+void addFortuneServerCommand(CLI::App& app);
+void addFortuneCommand(CLI::App& app);
+void addBroadcastCommand(CLI::App& app);
+void addMulticastCommand(CLI::App& app);
+void addLookupCommand(CLI::App& app);
+void addInterfacesCommand(CLI::App& app);
+void addEchoServerCommand(CLI::App& app);
 
 }  // namespace tether::cli

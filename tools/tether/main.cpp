@@ -11,7 +11,10 @@ int main(int argc, char** argv) {
   // signal that kills the tool.
   std::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"tether: Qt-compatible networking jobs from the command line (file transfer, ...)", "tether"};
+  CLI::App app{
+      "tether: Qt-compatible networking jobs from the command line (file transfer, fortunes, UDP broadcast and "
+      "multicast, lookups, ...)",
+      "tether"};
   app.set_version_flag("--version", std::string("tether ") + TETHER_VERSION);
   app.require_subcommand(1);
   app.footer(
@@ -23,6 +26,13 @@ int main(int argc, char** argv) {
 
   tether::cli::addSendCommand(app);
   tether::cli::addReceiveCommand(app);
+  tether::cli::addFortuneServerCommand(app);
+  tether::cli::addFortuneCommand(app);
+  tether::cli::addBroadcastCommand(app);
+  tether::cli::addMulticastCommand(app);
+  tether::cli::addLookupCommand(app);
+  tether::cli::addInterfacesCommand(app);
+  tether::cli::addEchoServerCommand(app);
 
   // A mistyped subcommand gets its own message, not "a subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {
