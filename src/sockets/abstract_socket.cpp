@@ -15,6 +15,12 @@ using Note = SocketPrivate::Note;
 
 using detail::Deadline;
 
+namespace {
+// A read event that took less than this means the traffic is light: the
+// read buffer may be released once emptied (readBufferConsumed).
+constexpr std::size_t kLightReadBurst = 64 * 1024;
+}  // namespace
+
 AbstractSocket::AbstractSocket(SocketType type, Object* parent)
     : IODevice(parent), d_(std::make_unique<SocketPrivate>(this, type)) {
   setErrorString(detail::text::kUnknownError);
@@ -139,9 +145,12 @@ void AbstractSocket::setReadBufferSize(std::int64_t size) {
 
 void AbstractSocket::readBufferConsumed() {
   auto& d = *d_;
-  // A burst that has been read leaves no large buffer behind on an idle
-  // connection.
-  readBuffer().releaseIfEmpty(64 * 1024);
+  // A burst that has been read leaves no large buffer behind once the
+  // traffic is light again: the buffer goes when it is empty after a read
+  // event that took less than 64 KiB. During a bulk transfer it stays:
+  // freeing it and growing it again on every read would touch fresh pages,
+  // a page fault per 4 KiB received.
+  if (d.lastReadBurst < kLightReadBurst) readBuffer().releaseIfEmpty(64 * 1024);
   if (!d.readable || !d.engine || d.readPending) return;
   d.readPending = true;
   d.requestDeferred();

@@ -375,7 +375,10 @@ void SocketPrivate::readFromSocket() {
     readable = false;
     break;
   }
-  if (total > 0) note(Note::ReadyRead);
+  if (total > 0) {
+    lastReadBurst = total;
+    note(Note::ReadyRead);
+  }
   if (closed) {
     readEof = true;  // nothing more to read; the close itself follows the data
     eofPending = true;

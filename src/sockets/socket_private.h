@@ -133,6 +133,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   bool abortCalled = false;
   bool startPending = false;   // connectToHost() waits for the loop to start
   bool readPending = false;    // resume reading on the next deferred run
+  std::size_t lastReadBurst = 0;  // bytes the last read event took: light traffic lets the read buffer go
   bool flushPending = false;
 
   std::string hostName;
