@@ -238,3 +238,19 @@ TEST(ToolNative, ReceiveOnceExitsWithTheOutcomeOfItsConnection) {
     EXPECT_EQ(receiver.process().wait(), 1);
   }
 }
+
+TEST(ToolNative, AQuietReceiverStillNamesItsPortAndOnlyErrorsFollow) {
+  TempDir src;
+  TempDir dst;
+  writeFile(src / "q.txt", "quiet");
+  Process receiver({tetherBinary(), "receive", "--quiet", "--once", "--address", "127.0.0.1", "--dir", dst.path()});
+  const auto line = receiver.readLine();
+  ASSERT_TRUE(line);
+  const auto at = line->rfind("port ");
+  ASSERT_NE(at, std::string::npos) << *line;
+  const std::string port = line->substr(at + 5, line->find(',', at) - at - 5);
+  EXPECT_EQ(runTether({"send", "--quiet", src / "q.txt", "127.0.0.1:" + port}).out, "");
+  EXPECT_EQ(receiver.wait(), 0);
+  EXPECT_EQ(receiver.out(), *line + "\n") << "nothing but the listening line";
+  EXPECT_EQ(readFile(dst / "q.txt"), "quiet");
+}

@@ -98,8 +98,8 @@ bool ReceiveDirectory::createTemporary(IncomingFile& f, std::string* why) {
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return fail(why, "cannot create a temporary file");
   // No O_TMPFILE here: a hidden name that no sender can ask for.
   for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string candidate = "." + f.name + ".part-" + randomSuffix();
-    if (candidate.size() > 255) candidate = ".tether.part-" + randomSuffix();
+    std::string candidate(".");
+    candidate.append(f.name, 0, 200).append(".part-").append(randomSuffix());
     f.file.reset(::openat(f.dir.get(), candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (f.file) {
       f.partName = candidate;
@@ -154,7 +154,8 @@ bool ReceiveDirectory::publish(IncomingFile& f, std::uint32_t mode, bool overwri
     if (!overwrite) {
       err = linkUnnamed(f.file.get(), f.dir.get(), f.name);
     } else {
-      const std::string hidden = "." + f.name.substr(0, 200) + ".part-" + randomSuffix();
+      std::string hidden(".");
+      hidden.append(f.name, 0, 200).append(".part-").append(randomSuffix());
       err = linkUnnamed(f.file.get(), f.dir.get(), hidden);
       if (err == 0 && ::renameat(f.dir.get(), hidden.c_str(), f.dir.get(), f.name.c_str()) != 0) {
         err = errno;

@@ -42,12 +42,17 @@ int Receiver::start() {
     report({{"event", "error"}, {"reason", reason}}, "tether receive: " + reason, true);
     return kExitNetwork;
   }
-  report({{"event", "listening"},
-          {"address", options_.address},
-          {"port", server_.serverPort()},
-          {"dir", directory_.path()}},
-         fmt::format("tether receive: listening on {} port {}, saving into {}", options_.address, server_.serverPort(),
-                     directory_.path()));
+  // Printed even with --quiet: with port 0 it is the only way to learn the port.
+  const nlohmann::json listening{
+      {"event", "listening"}, {"address", options_.address}, {"port", server_.serverPort()}, {"dir", directory_.path()}};
+  const std::string text = fmt::format("tether receive: listening on {} port {}, saving into {}", options_.address,
+                                       server_.serverPort(), directory_.path());
+  if (options_.json) {
+    writeJsonLine(stdout, listening);
+  } else {
+    std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+  }
   return kExitOk;
 }
 
@@ -116,7 +121,7 @@ void addReceiveCommand(CLI::App& app) {
   cmd->add_flag("--once", options->once,
                 "Serve one connection, then exit (status 0 when all its files arrived)");
   cmd->add_flag("--json", options->json, "Print events and progress as JSON lines on stdout");
-  cmd->add_flag("-q,--quiet", options->quiet, "Print only errors");
+  cmd->add_flag("-q,--quiet", options->quiet, "Print only the listening line and errors");
   cmd->add_flag("--no-fsync", options->noSync,
                 "Do not fsync received files before publishing them (faster; a crash may lose them)");
   cmd->add_option("--max-clients", options->maxClients, "Connections served at once; more are refused")

@@ -94,6 +94,8 @@ class Sender {
       }
       totalBytes_ += static_cast<std::uint64_t>(st.st_size);
     }
+    // The frames are small and each waits for an answer: no Nagle delay.
+    socket_.setSocketOption(AbstractSocket::LowDelayOption, 1);
     socket_.connectToHost(host_, port_);
     if (!socket_.waitForConnected(timeoutMs())) {
       error(fmt::format("cannot connect to {}:{}: {}", host_, port_, socket_.errorString()));

@@ -38,6 +38,9 @@ ReceiveSession::ReceiveSession(Receiver& receiver, TcpSocket* socket, int id, Ob
       receiver_(receiver), socket_(socket), idleTimer_(this), id_(id), lastActivity_(Clock::now()) {
   socket_->setParent(this);
   socket_->setReadBufferSize(kReadBufferLimit);
+  // Small answers (Welcome, Offer, Result) must not wait for Nagle and the
+  // peer's delayed ACK: each is a round trip the sender waits on.
+  socket_->setSocketOption(AbstractSocket::LowDelayOption, 1);
   peer_ = socket_->peerAddress().toString() + ":" + std::to_string(socket_->peerPort());
   socket_->readyRead.connect(this, &ReceiveSession::onReadyRead);
   socket_->disconnected.connect(this, &ReceiveSession::onDisconnected);
