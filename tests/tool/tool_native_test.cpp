@@ -1,10 +1,14 @@
 // tether to tether: SHA-256 verification, several files and directories,
-// resume of an interrupted transfer, JSON and plain output, exit statuses.
+// resume of an interrupted transfer, JSON, plain and terminal output, exit
+// statuses, stopping.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -253,4 +257,59 @@ TEST(ToolNative, AQuietReceiverStillNamesItsPortAndOnlyErrorsFollow) {
   EXPECT_EQ(receiver.wait(), 0);
   EXPECT_EQ(receiver.out(), *line + "\n") << "nothing but the listening line";
   EXPECT_EQ(readFile(dst / "q.txt"), "quiet");
+}
+
+TEST(ToolNative, NoVerifySkipsTheDigestButNotTheBytes) {
+  TempDir src;
+  TempDir dst;
+  const std::string content = patternBytes(3 << 20, 17);
+  writeFile(src / "nv.bin", content);
+  Receiver receiver(dst.path());
+  const RunResult sent = runTether({"send", "--json", "--no-verify", src / "nv.bin", receiver.destination()});
+  ASSERT_EQ(sent.status, 0) << sent.err;
+  EXPECT_EQ(sent.event("file-done").value("verified", true), false);
+  EXPECT_FALSE(sent.event("file-done").contains("sha256"));
+  const auto done = receiver.waitFor("file-done");
+  EXPECT_EQ(done.value("verified", true), false);
+  EXPECT_EQ(readFile(dst / "nv.bin"), content);
+}
+
+TEST(ToolNative, StoppingTheReceiverKeepsPartialFilesForAResume) {
+  TempDir dst;
+  const std::string content = patternBytes(2 << 20, 18);
+  Receiver receiver(dst.path());
+  RawClient client(receiver.port());
+  ASSERT_TRUE(client.hello(1, content.size()));
+  ASSERT_EQ(client.offerFor("stop.bin", content.size())->status, proto::Status::Ok);
+  std::string start;
+  proto::encode(start, proto::Start{0});
+  ASSERT_TRUE(client.send(start + content.substr(0, 1 << 20)));
+  ASSERT_FALSE(receiver.waitFor("file-start").empty());
+  // The bytes sent are all in once the receiver reports them (or the
+  // connection ends); SIGTERM then ends it cleanly.
+  receiver.process().signal(SIGTERM);
+  EXPECT_EQ(receiver.process().wait(), 0);
+  EXPECT_TRUE(client.waitClosed());
+  EXPECT_FALSE(exists(dst / "stop.bin"));
+  const auto part = readFile(dst / ".stop.bin.tether-part");
+  ASSERT_TRUE(part);
+  EXPECT_LE(part->size(), std::size_t{1} << 20);
+  EXPECT_EQ(*part, content.substr(0, part->size())) << "a prefix, ready for a resume";
+}
+
+TEST(ToolNative, ALiveBarWithRateAndEtaOnATerminal) {
+  if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "script(1) not installed (util-linux)";
+  TempDir src;
+  TempDir dst;
+  writeFile(src / "tty.bin", patternBytes(1 << 20, 19));
+  Receiver receiver(dst.path());
+  // script(1) runs the sender on a pseudo-terminal: stderr is a terminal.
+  const RunResult r = run({"/usr/bin/script", "-qec",
+                           tetherBinary() + " send " + (src / "tty.bin") + " " + receiver.destination(), "/dev/null"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("\r"), std::string::npos) << "redrawn in place";
+  EXPECT_NE(r.out.find("\x1b[K"), std::string::npos);
+  EXPECT_NE(r.out.find("100%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ETA"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("/s"), std::string::npos) << r.out;
 }

@@ -47,7 +47,9 @@ TEST(ToolProtocol, MagicCannotBeASeedTotalSize) {
 }
 
 TEST(ToolProtocol, EveryFrameRoundTrips) {
-  EXPECT_EQ(roundTrip(proto::Hello{1, 7, 123456789012ULL}, proto::FrameType::Hello).totalBytes, 123456789012ULL);
+  const auto hello = roundTrip(proto::Hello{1, 7, 123456789012ULL, proto::kUnverified}, proto::FrameType::Hello);
+  EXPECT_EQ(hello.totalBytes, 123456789012ULL);
+  EXPECT_EQ(hello.flags, proto::kUnverified);
   const auto welcome = roundTrip(proto::Welcome{1, proto::Status::Busy, "later"}, proto::FrameType::Welcome);
   EXPECT_EQ(welcome.status, proto::Status::Busy);
   EXPECT_EQ(welcome.message, "later");

@@ -173,6 +173,7 @@ void encode(std::string& out, const Hello& m) {
     w.u16(m.version);
     w.u32(m.fileCount);
     w.u64(m.totalBytes);
+    w.u32(m.flags);
   });
 }
 void encode(std::string& out, const Welcome& m) {
@@ -244,6 +245,7 @@ bool decode(std::string_view body, Hello& m) {
   m.version = r.u16();
   m.fileCount = r.u32();
   m.totalBytes = r.u64();
+  m.flags = r.u32();
   return r.done();
 }
 bool decode(std::string_view body, Welcome& m) {

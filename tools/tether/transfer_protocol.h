@@ -48,7 +48,7 @@ inline constexpr std::uint64_t kMaxSeedNameField = 4 + 2 * kMaxPathBytes;
 inline constexpr std::string_view kPartSuffix = ".tether-part";
 
 enum class FrameType : std::uint8_t {
-  Hello = 1,    // S->R: version, file count, total bytes
+  Hello = 1,    // S->R: version, file count, total bytes, flags
   Welcome = 2,  // R->S: version, status, message
   File = 3,     // S->R: path, size, mode
   Offer = 4,    // R->S: status, resume offset, SHA-256 of that prefix, message
@@ -76,10 +76,14 @@ enum class Status : std::uint8_t {
 std::string_view statusText(Status status);
 std::string_view statusName(Status status);
 
+// Hello flags.
+inline constexpr std::uint32_t kUnverified = 1;  // the sender does not hash: Digest frames are zeros
+
 struct Hello {
   std::uint16_t version = kVersion;
   std::uint32_t fileCount = 0;
   std::uint64_t totalBytes = 0;
+  std::uint32_t flags = 0;
 };
 struct Welcome {
   std::uint16_t version = kVersion;

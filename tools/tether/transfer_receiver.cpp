@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "command_support.h"
 #include "commands.h"
 #include "tether/tcp_socket.h"
 #include "transfer_session.h"
@@ -27,10 +28,7 @@ int Receiver::start() {
     report({{"event", "error"}, {"reason", why}}, "tether receive: " + why, true);
     return kExitLocalFile;
   }
-  // "0.0.0.0", "::" and "any" listen on every IPv4 and IPv6 address.
-  HostAddress address(options_.address);
-  if (options_.address == "0.0.0.0" || options_.address == "::" || options_.address == "any")
-    address = HostAddress::Any;
+  const HostAddress address = parseListenAddress(options_.address);  // "0.0.0.0", "::", "any": everything
   if (address.isNull()) {
     report({{"event", "error"}, {"reason", "not an IP address: " + options_.address}},
            "tether receive: not an IP address: " + options_.address, true);
@@ -140,7 +138,13 @@ void addReceiveCommand(CLI::App& app) {
     {
       Receiver receiver(loop, *options);
       status = receiver.start();
-      if (status == kExitOk) status = loop.exec();
+      if (status == kExitOk) {
+        // SIGINT/SIGTERM: stop cleanly (exit 0). Transfers in progress end
+        // as interrupted: native partial files stay for a resume.
+        const StopOnSignals stop([&loop](int) { loop.exit(kStoppedBySignal); });
+        status = loop.exec();
+        if (status == kStoppedBySignal) status = kExitOk;
+      }
     }
     if (status != kExitOk) exitWith(status);
   });

@@ -207,6 +207,7 @@ void ReceiveSession::onHello(const proto::Frame& frame) {
     send(out);
     return fail(fmt::format("sender speaks protocol version {}", hello.version));
   }
+  verify_ = (hello.flags & proto::kUnverified) == 0;
   proto::encode(out, welcome);
   send(out);
   state_ = State::BetweenFiles;
@@ -312,6 +313,7 @@ bool ReceiveSession::beginFile(const std::string& relative, const std::vector<st
   t->size = size;
   t->mode = mode;
   t->native = native;
+  t->verify = native && verify_;
   std::string why;
   t->target.dir = receiver_.directory().openParent(components, &why);
   t->target.name = components.back();
@@ -429,7 +431,7 @@ void ReceiveSession::allBytesArrived() {
 
 void ReceiveSession::submitChunk(Transfer& t) {
   if (t.chunkFill == 0) return;
-  t.worker->submitChunk(std::move(t.chunk), t.chunkFill, t.target.file.get(), t.offset + t.received, t.native);
+  t.worker->submitChunk(std::move(t.chunk), t.chunkFill, t.target.file.get(), t.offset + t.received, t.verify);
   t.received += t.chunkFill;
   t.chunk.clear();
   t.chunkFill = 0;
@@ -453,7 +455,7 @@ void ReceiveSession::fileFinished(bool ok, const std::string& error, const proto
   if (!ok) {
     status = proto::Status::IoError;
     reason = error;
-  } else if (t.native && digest != t.expected) {
+  } else if (t.verify && digest != t.expected) {
     status = proto::Status::DigestMismatch;
     reason = "SHA-256 mismatch: the file changed or was corrupted in transit";
   } else {
@@ -476,10 +478,11 @@ void ReceiveSession::fileFinished(bool ok, const std::string& error, const proto
     e["resumed_from"] = t.offset;
     e["seconds"] = std::round(seconds * 1000) / 1000;
     e["rate"] = std::round(rate);
-    if (t.native) e["sha256"] = proto::hex(digest);
+    e["verified"] = t.verify;
+    if (t.verify) e["sha256"] = proto::hex(digest);
     receiver_.report(e, fmt::format("[{}] received {}: {} in {:.2f} s ({}){}", id_, t.relative,
                                     formatBytes(static_cast<std::int64_t>(t.size)), seconds, formatRate(rate),
-                                    t.native ? ", SHA-256 verified" : ""));
+                                    t.verify ? ", SHA-256 verified" : ", not verified"));
   } else {
     ++filesFailed_;
     failed_ = true;

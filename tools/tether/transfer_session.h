@@ -68,6 +68,7 @@ class ReceiveSession : public Object {
     proto::Digest offeredDigest{};
     proto::Digest expected{};    // native: the sender's digest
     bool native = false;
+    bool verify = true;          // native: hash and compare (the sender did not say kUnverified)
     bool counted = false;        // in the receiver's count of active transfers
     std::unique_ptr<FileWorker> worker;
     std::string chunk;
@@ -130,6 +131,7 @@ class ReceiveSession : public Object {
   std::string lastFile_;  // for the error after a transfer ends
   std::chrono::steady_clock::time_point lastActivity_;
   std::string peer_;
+  bool verify_ = true;  // from the sender's Hello
   int filesReceived_ = 0;
   int filesFailed_ = 0;
   bool failed_ = false;
