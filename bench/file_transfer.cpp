@@ -3,6 +3,7 @@
 //   tether   `tether send` -> `tether receive` (native protocol: sendfile,
 //            SHA-256 on both sides, temporary file + rename; --no-fsync so
 //            that no contender waits for the disk)
+//   tether-nv the same with --no-verify (no SHA-256 on either side)
 //   qt       qt_seed_sender -> qt_seed_receiver: seed 003's Qt client and
 //            server, the same programs the tool's interop tests use
 //   raw      file_transfer_raw: a sendfile(2) loop into a read(2)/write(2)
@@ -145,6 +146,18 @@ const std::vector<Contender>& contenders() {
          return std::vector<std::string>{o.tether, "send", "-q", file, "127.0.0.1:" + std::to_string(port)};
        },
        sameName},
+      {"tether-nv",  // --no-verify: the same without SHA-256 on either side
+       [](const Options& o, const std::string& dir) {
+         std::vector<std::string> a{o.tether, "receive", "--once", "-q", "--address", "127.0.0.1", "--port", "0",
+                                    "--dir", dir};
+         if (!o.fsync) a.emplace_back("--no-fsync");
+         return a;
+       },
+       [](const Options& o, const std::string& file, int port) {
+         return std::vector<std::string>{o.tether, "send", "-q", "--no-verify", file,
+                                         "127.0.0.1:" + std::to_string(port)};
+       },
+       sameName},
       {"qt",
        [](const Options& o, const std::string& dir) { return std::vector<std::string>{o.qtReceiver, dir}; },
        [](const Options& o, const std::string& file, int port) {
@@ -262,7 +275,7 @@ std::vector<std::string> split(const std::string& s) {
 int usage() {
   std::fprintf(stderr,
                "usage: file_transfer [--size BYTES] [--reps N] [--warmup N] [--dir DIR] [--csv FILE]\n"
-               "                     [--only tether,qt,raw] [--fsync] [--pin] [--smoke]\n"
+               "                     [--only tether,tether-nv,qt,raw] [--fsync] [--pin] [--smoke]\n"
                "                     [--tether PATH] [--qt-sender PATH] [--qt-receiver PATH] [--raw PATH]\n");
   return 2;
 }
@@ -298,7 +311,7 @@ int main(int argc, char** argv) {
   std::vector<const Contender*> chosen;
   for (const Contender& c : contenders()) {
     if (!o.only.empty() && std::find(o.only.begin(), o.only.end(), c.name) == o.only.end()) continue;
-    const std::string& program = c.name == "tether" ? o.tether : c.name == "qt" ? o.qtSender : o.raw;
+    const std::string& program = c.name.starts_with("tether") ? o.tether : c.name == "qt" ? o.qtSender : o.raw;
     if (::access(program.c_str(), X_OK) != 0) {
       std::fprintf(stderr, "file_transfer: %s not found (%s): left out\n", c.name.c_str(), program.c_str());
       continue;
@@ -335,7 +348,7 @@ int main(int argc, char** argv) {
   }
   if (csv) std::fclose(csv);
 
-  std::printf("\n%-8s %9s %9s %9s %11s %11s %11s\n", "", "median s", "min s", "max s", "MiB/s", "send CPU s",
+  std::printf("\n%-9s %9s %9s %9s %11s %11s %11s\n", "", "median s", "min s", "max s", "MiB/s", "send CPU s",
               "recv CPU s");
   std::map<std::string, double> medians;
   for (const Contender* c : chosen) {
@@ -347,14 +360,18 @@ int main(int argc, char** argv) {
     }
     const double m = median(secs);
     medians[c->name] = m;
-    std::printf("%-8s %9.3f %9.3f %9.3f %11.1f %11.3f %11.3f\n", c->name.c_str(), m,
+    std::printf("%-9s %9.3f %9.3f %9.3f %11.1f %11.3f %11.3f\n", c->name.c_str(), m,
                 *std::min_element(secs.begin(), secs.end()), *std::max_element(secs.begin(), secs.end()),
                 static_cast<double>(o.size) / (1 << 20) / m, median(scpu), median(rcpu));
   }
-  if (medians.count("tether") && medians.count("qt"))
-    std::printf("\ntether vs qt:  %.2fx the Qt pair's throughput\n", medians["qt"] / medians["tether"]);
-  if (medians.count("tether") && medians.count("raw"))
-    std::printf("tether vs raw: %.2f of raw sendfile's throughput\n", medians["raw"] / medians["tether"]);
+  std::printf("\n");
+  for (const char* name : {"tether", "tether-nv"}) {
+    if (!medians.count(name)) continue;
+    if (medians.count("qt"))
+      std::printf("%-9s vs qt:  %.2fx the Qt pair's throughput\n", name, medians["qt"] / medians[name]);
+    if (medians.count("raw"))
+      std::printf("%-9s vs raw: %.2f of raw sendfile's throughput\n", name, medians["raw"] / medians[name]);
+  }
   std::error_code ec;
   fs::remove(file, ec);
   return allOk ? 0 : 1;
