@@ -8,7 +8,8 @@
 //            server, the same programs the tool's interop tests use
 //   raw      file_transfer_raw: a sendfile(2) loop into a read(2)/write(2)
 //            loop, no protocol and no checks (the physical limit)
-// Repetitions are interleaved (tether, qt, raw, tether, ...) after one
+// Repetitions are interleaved, each round starting with the next contender
+// (tether, tether-nv, qt, raw; tether-nv, qt, raw, tether; ...), after one
 // untimed warm-up round; every received file is compared with the source.
 // A run is timed from the start of the sender to the exit of both sides
 // (the receiver is listening before the clock starts).
@@ -335,7 +336,12 @@ int main(int argc, char** argv) {
   if (csv) std::fprintf(csv, "contender,rep,seconds,bytes,mib_per_s,sender_cpu_s,receiver_cpu_s,ok\n");
   bool allOk = true;
   for (int rep = -o.warmup; rep < o.reps; ++rep) {
-    for (const Contender* c : chosen) {
+    // Each round starts with the next contender: what a run leaves behind
+    // (freed pages, blocks the file system still discards) falls on every
+    // contender in turn, not always on the same one.
+    const std::size_t first = static_cast<std::size_t>(rep + o.warmup) % chosen.size();
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
+      const Contender* c = chosen[(first + k) % chosen.size()];
       const Run r = runOnce(o, *c, file);
       allOk = allOk && r.ok;
       if (rep < 0) continue;

@@ -109,6 +109,11 @@ class Sender {
 
  private:
   int timeoutMs() const { return static_cast<int>(options_.timeout * 1000); }
+  // Extra time for work the receiver does on a whole file before it answers
+  // (hashing a partial file, fsync): a second per 20 MiB, at most 10 minutes.
+  static int slowWorkMs(std::uint64_t size) {
+    return static_cast<int>(std::min<std::uint64_t>(size / (20 << 20) * 1000, 600000));
+  }
 
   void note(const nlohmann::json& event, const std::string& text) {
     if (options_.json) {
@@ -272,7 +277,8 @@ class Sender {
     std::string out;
     proto::encode(out, proto::FileHeader{f.relative, size, static_cast<std::uint32_t>(st.st_mode & 0777)});
     socket_.write(out);
-    const auto offerFrame = expect(proto::FrameType::Offer, timeoutMs());
+    // A receiver with a partial file hashes it before it answers.
+    const auto offerFrame = expect(proto::FrameType::Offer, timeoutMs() + slowWorkMs(size));
     proto::Offer offer;
     if (!offerFrame || !proto::decode(offerFrame->body, offer)) {
       error(offerFrame ? "protocol error: malformed Offer" : f.relative + ": " + failure_);
@@ -331,8 +337,7 @@ class Sender {
     proto::encode(out, proto::DigestFrame{digest});
     socket_.write(out);
     // Verifying and syncing a large file takes the receiver a while.
-    const int resultTimeout = timeoutMs() + static_cast<int>(std::min<std::uint64_t>(size / (20 << 20) * 1000, 600000));
-    const auto resultFrame = expect(proto::FrameType::Result, resultTimeout);
+    const auto resultFrame = expect(proto::FrameType::Result, timeoutMs() + slowWorkMs(size));
     proto::Result result;
     if (!resultFrame || !proto::decode(resultFrame->body, result)) {
       error(fmt::format("{}: no result: {}", f.relative, resultFrame ? "malformed Result" : failure_),
