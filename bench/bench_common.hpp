@@ -17,6 +17,18 @@
 
 namespace bench {
 
+// The one read size of the suite: every server reads stream sockets into a
+// buffer of this size, and every datagram slot has this capacity.
+inline constexpr std::size_t kReadSize = 64 * 1024;
+// Datagrams per receive call where the library batches (recvmmsg): libuv's
+// fixed maximum, used by raw and tether too so that all batch alike.
+inline constexpr std::size_t kUdpBatch = 20;
+// UDP payloads start with this byte when sent in the measured window (and
+// kWarmupDatagram during warm-up), so that a receiver counts the measured
+// datagrams without any side channel.
+inline constexpr char kMeasuredDatagram = 'M';
+inline constexpr char kWarmupDatagram = 'W';
+
 // Monotonic time in seconds.
 inline double now_seconds() {
   timespec ts{};

@@ -13,6 +13,7 @@ packages=(
   # interop peers (real Qt 5 and Qt 6) and the fuzzers (clang's libFuzzer)
   qtbase5-dev qt6-base-dev
   clang libclang-rt-14-dev
+  libboost-dev libuv1-dev  # benchmark peers (Boost.Asio, libuv) beside Qt 5
 )
 
 missing=()
