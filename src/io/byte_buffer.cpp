@@ -150,13 +150,32 @@ ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
   const std::size_t intoBuffer = std::min(writableBytes(), limit);
   const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
 
+  // One plain read(2) where one buffer will do: readv's iovec import costs
+  // the kernel more than the call itself saves on small messages.
+  ssize_t n;
+  if (intoSpill == 0 || intoBuffer >= kSpill) {
+    do {
+      n = ::read(fd, storage_.get() + writeIndex_, intoBuffer);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) writeIndex_ += static_cast<std::size_t>(n);
+    return n;
+  }
+
   char spill[kSpill];
+  if (empty()) {
+    // Nothing held: read into the spill and copy what came (small messages
+    // cost a few bytes of copying; large ones grow the buffer for next time).
+    do {
+      n = ::read(fd, spill, std::min(limit, kSpill));
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) append(spill, static_cast<std::size_t>(n));
+    return n;
+  }
+
   iovec vec[2];
   int count = 0;
   if (intoBuffer > 0) vec[count++] = {storage_.get() + writeIndex_, intoBuffer};
-  if (intoSpill > 0) vec[count++] = {spill, intoSpill};
-
-  ssize_t n;
+  vec[count++] = {spill, intoSpill};
   do {
     n = ::readv(fd, vec, count);
   } while (n < 0 && errno == EINTR);
@@ -170,6 +189,15 @@ ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
     append(spill, got - intoBuffer);
   }
   return n;
+}
+
+std::size_t ByteBuffer::readRoom(std::size_t maxBytes) const {
+  const std::size_t limit = maxBytes == 0 ? std::numeric_limits<std::size_t>::max() : maxBytes;
+  const std::size_t intoBuffer = std::min(writableBytes(), limit);
+  const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
+  if (intoSpill == 0 || intoBuffer >= kSpill) return intoBuffer;
+  if (empty()) return std::min(limit, kSpill);
+  return intoBuffer + intoSpill;
 }
 
 void ByteBuffer::releaseIfEmpty(std::size_t keepBytes) {

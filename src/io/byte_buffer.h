@@ -6,9 +6,9 @@
 //   | prepend (ungetChar) |  readable bytes  |  writable space  |
 //   0                  readIndex         writeIndex         capacity
 //
-// readFromFd() reads with one readv() into the writable space plus a 64 KiB
-// stack spill, so one system call takes everything available without asking
-// the size first. An empty buffer can release its storage (idle connections
+// readFromFd() reads with one system call into the writable space plus a
+// 64 KiB stack spill, so it takes everything available without asking the
+// size first. An empty buffer can release its storage (idle connections
 // hold no large buffers). Not thread-safe; owner thread only.
 #pragma once
 
@@ -63,10 +63,15 @@ class ByteBuffer {
   std::size_t writableBytes() const { return capacity_ - writeIndex_; }
   std::size_t capacity() const { return capacity_; }
 
-  // Reads from fd with one readv() into the writable space plus a stack
-  // spill, appending at most maxBytes (0 = no limit). Returns the bytes read,
-  // 0 at end of stream, or -1 with errno set (EAGAIN included).
+  // Reads from fd with one system call into the writable space plus a stack
+  // spill, appending at most maxBytes (0 = no limit): a plain read() into
+  // the buffer when it has 64 KiB free (or the limit fits), a read() into
+  // the spill when the buffer is empty, else readv() into both. Returns the
+  // bytes read, 0 at end of stream, or -1 with errno set (EAGAIN included).
   ssize_t readFromFd(int fd, std::size_t maxBytes = 0);
+  // How many bytes readFromFd(fd, maxBytes) asks the kernel for: a read
+  // that returns fewer emptied a stream socket's receive queue.
+  std::size_t readRoom(std::size_t maxBytes = 0) const;
 
   // Frees the storage if the buffer is empty and holds more than
   // keepBytes; an idle connection then costs no buffer memory.

@@ -109,6 +109,7 @@ LocalSocketPrivate::LocalSocketPrivate(LocalSocket* owner) : q(owner), sd(Socket
   // while its slot runs, and q could not tell that a slot deleted it.
   stream.readyRead.connect([this] { q->readyRead.emit(); });
   stream.bytesWritten.connect([this](std::int64_t n) { q->bytesWritten.emit(n); });
+  sd.bytesWrittenListeners = &q->bytesWritten;  // the forward above counts only if q has listeners
   stream.readChannelFinished.connect([this] { q->readChannelFinished.emit(); });
   stream.connected.connect([this] { q->connected.emit(); });
   stream.disconnected.connect([this] { q->disconnected.emit(); });

@@ -192,9 +192,7 @@ class NativeSocketEngine final : public SocketEngine {
 
   ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
     wouldBlock_ = false;
-    // What one read can take: the buffer's free space plus the stack spill.
-    const std::size_t room = into.writableBytes() + ByteBuffer::kSpill;
-    const std::size_t asked = maxBytes != 0 ? std::min(maxBytes, room) : room;
+    const std::size_t asked = into.readRoom(maxBytes);  // what one read can take
     for (;;) {
       const ssize_t n = into.readFromFd(fd_.get(), maxBytes);
       // A stream read that returns less than it had room for emptied the
@@ -216,11 +214,17 @@ class NativeSocketEngine final : public SocketEngine {
   ssize_t write(const iovec* buffers, int count) override {
     wouldBlock_ = false;
     for (;;) {
-      msghdr msg{};
-      msg.msg_iov = const_cast<iovec*>(buffers);
-      msg.msg_iovlen = static_cast<std::size_t>(count);
-      // MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE.
-      const ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      // MSG_NOSIGNAL: a closed peer is an error, not a SIGPIPE. One buffer
+      // goes with send(), which spares the kernel the iovec import.
+      ssize_t n;
+      if (count == 1) {
+        n = ::send(fd_.get(), buffers[0].iov_base, buffers[0].iov_len, MSG_NOSIGNAL);
+      } else {
+        msghdr msg{};
+        msg.msg_iov = const_cast<iovec*>(buffers);
+        msg.msg_iovlen = static_cast<std::size_t>(count);
+        n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      }
       if (n >= 0) return n;
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -20,7 +20,7 @@ constexpr std::size_t kReadBudget = 1 << 20;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
-    : q(owner), dispatcher(Dispatcher::current()), type(socketType) {
+    : q(owner), bytesWrittenListeners(&owner->bytesWritten), dispatcher(Dispatcher::current()), type(socketType) {
   connectTimer.callback = [this] {
     connectTimedOut();
     flushNotes();
@@ -440,7 +440,7 @@ bool SocketPrivate::flushWrites() {
     else
       setError(engine->failure());
     note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
-    if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
+    if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
     abortCalled = true;
     clearWrites();
     const SocketState previous = state;
@@ -449,7 +449,7 @@ bool SocketPrivate::flushWrites() {
     finishDisconnect();
     return written > 0;
   }
-  if (written > 0 && q->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
+  if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
   if (!hasPendingWrites()) {
     writeBuffer.releaseIfEmpty(64 * 1024);
     if (state == SocketState::ClosingState) finishDisconnect();

@@ -94,6 +94,10 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   void abortLookup();
 
   AbstractSocket* q;
+  // Whose bytesWritten decides whether the note is worth queueing: q's own,
+  // or that of a wrapper that forwards q's (LocalSocket), so that a write
+  // nobody listens to costs no note.
+  const Signal<std::int64_t>* bytesWrittenListeners;
   std::shared_ptr<Dispatcher> dispatcher;
   std::unique_ptr<SocketEngine> engine;
   SocketType type;

@@ -116,6 +116,12 @@ class UnixSocketEngine final : public SocketEngine {
     return native_->write(buffers, count);
   }
   bool wouldBlock() const override { return native_->wouldBlock(); }
+  bool lastReadDrained() const override { return native_->lastReadDrained(); }
+  bool canSendFile() const override { return native_->canSendFile(); }
+  ssize_t sendFile(int fd, std::int64_t offset, std::int64_t count) override {
+    own_ = false;
+    return native_->sendFile(fd, offset, count);
+  }
   void shutdownWrite() override { native_->shutdownWrite(); }
 
   bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {

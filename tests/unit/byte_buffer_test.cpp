@@ -289,7 +289,8 @@ TEST(ByteBuffer, ReadFromFdReadsAtMostWritableSpacePlusTheSpillPerCall) {
   ByteBuffer b;
   int calls = 0;
   for (;;) {
-    const std::size_t bound = b.writableBytes() + ByteBuffer::kSpill;
+    const std::size_t bound = b.readRoom();
+    EXPECT_LE(bound, b.writableBytes() + ByteBuffer::kSpill);
     const ssize_t n = b.readFromFd(reader.get());
     ASSERT_GE(n, 0) << std::strerror(errno);
     if (n == 0) break;
@@ -299,6 +300,51 @@ TEST(ByteBuffer, ReadFromFdReadsAtMostWritableSpacePlusTheSpillPerCall) {
   writer.join();
   EXPECT_GE(calls, 2);
   EXPECT_EQ(b.view(), payload);
+}
+
+// With more bytes waiting than one call can take, every read takes exactly
+// readRoom(): the engine relies on "fewer than readRoom() = queue emptied".
+TEST(ByteBuffer, ReadFromFdTakesExactlyReadRoomWhenMoreIsWaiting) {
+  Pipe p = makePipe(true);
+  ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
+  const std::string payload = pattern(900 * 1024, 7);
+  writeAll(p.write.get(), payload);
+
+  ByteBuffer b;
+  std::string got;
+  auto take = [&](std::size_t maxBytes) {
+    const std::size_t room = b.readRoom(maxBytes);
+    const ssize_t n = b.readFromFd(p.read.get(), maxBytes);
+    EXPECT_EQ(n, static_cast<ssize_t>(room));
+    return room;
+  };
+  // Released buffer: the spill alone (one plain read).
+  EXPECT_EQ(take(0), ByteBuffer::kSpill);
+  // Partly full: writable space plus the spill (readv).
+  const std::size_t partly = b.writableBytes();
+  EXPECT_EQ(take(0), partly + ByteBuffer::kSpill);
+  // A limit inside the writable space.
+  b.prepareWrite(100);
+  EXPECT_EQ(take(10), 10u);
+  // Emptied with a large buffer kept: straight into the buffer.
+  got.append(b.view());
+  b.clear();
+  ASSERT_GE(b.writableBytes(), ByteBuffer::kSpill);
+  const std::size_t whole = b.writableBytes();
+  EXPECT_EQ(take(0), whole);
+  got.append(b.view());
+  b.clear();
+  // A limit below the spill on an empty buffer.
+  EXPECT_EQ(take(777), 777u);
+  got.append(b.view());
+  b.clear();
+  for (;;) {
+    const ssize_t n = b.readFromFd(p.read.get());
+    if (n <= 0) break;
+    got.append(b.view());
+    b.clear();
+  }
+  EXPECT_EQ(got, payload);
 }
 
 TEST(ByteBuffer, ReadFromFdHonoursMaxBytes) {
