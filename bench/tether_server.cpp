@@ -5,7 +5,8 @@
 //   tether_server [--mode echo|sink|close|udp] [--unix PATH] [--port P] [--cpu N]
 //
 // Stream sockets are read with read() into one kReadSize buffer; datagrams
-// with readDatagrams(), kUdpBatch buffers of kReadSize at a time. The stop
+// with readDatagrams(), kUdpBatch buffers of kReadSize at a time, payload
+// only (like raw_server and Qt 5 readDatagram without a sender). The stop
 // signals arrive on a signalfd watched by a SocketNotifier.
 
 #include "bench_server.hpp"
@@ -119,7 +120,8 @@ class Server {
     }
     udp_.readyRead.connect([this] {
       for (;;) {
-        const std::int64_t n = udp_.readDatagrams(buffers_);
+        // The payload is all the server needs: no sender, no control data.
+        const std::int64_t n = udp_.readDatagrams(buffers_, tether::DatagramDetails::Payload);
         for (std::int64_t i = 0; i < n; ++i) {
           const auto& b = buffers_[static_cast<std::size_t>(i)];
           stats_.count_datagram(b.data, static_cast<std::size_t>(b.size));

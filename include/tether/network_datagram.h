@@ -96,6 +96,13 @@ class NetworkDatagram {
 // --- batches (tether additions; see UdpSocket::readDatagrams() and
 // UdpSocket::writeDatagrams())
 
+// What UdpSocket::readDatagrams() fills in besides the payload (size and
+// truncated). Asking for less spares the system work on every datagram:
+// Payload asks for nothing else, Sender for the sender's address and port,
+// All also for the destination address, hop limit and interface index. The
+// fields not asked for keep their defaults (Null, 0, -1, 0).
+enum class DatagramDetails { Payload, Sender, All };
+
 // One slot of a batch receive: the caller's storage for one datagram, and
 // what arrived in it.
 struct DatagramBuffer {

@@ -124,8 +124,9 @@ class UdpSocket : public AbstractSocket {
   // Reads up to buffers.size() datagrams into the caller's storage with as
   // few system calls as possible (recvmmsg straight into the buffers).
   // Returns how many were read (0: none waiting), or -1 with error() set.
-  // Counts as reading for readyRead.
-  std::int64_t readDatagrams(std::span<DatagramBuffer> buffers);
+  // Counts as reading for readyRead. `details` says which of the sender and
+  // destination fields to fill (all by default); asking for fewer is cheaper.
+  std::int64_t readDatagrams(std::span<DatagramBuffer> buffers, DatagramDetails details = DatagramDetails::All);
   // Sends the datagrams in order, 64 per system call (sendmmsg). Returns how
   // many were sent — fewer when the system's buffer filled; send the rest
   // later — or -1 with error() set if none was. One bytesWritten with the

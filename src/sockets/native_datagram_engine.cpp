@@ -326,7 +326,7 @@ void DatagramChannel::describe(const msghdr& message, Header* header, Parts part
   }
 }
 
-std::int64_t DatagramChannel::readBatch(DatagramBuffer* buffers, std::size_t count) {
+std::int64_t DatagramChannel::readBatch(DatagramBuffer* buffers, std::size_t count, Parts parts) {
   wouldBlock_ = false;
   std::size_t done = 0;
   Header header;
@@ -336,7 +336,7 @@ std::int64_t DatagramChannel::readBatch(DatagramBuffer* buffers, std::size_t cou
     out.truncated = size > out.capacity || (message.msg_flags & MSG_TRUNC) != 0;
     if (copy && out.size > 0) std::memcpy(out.data, payload, static_cast<std::size_t>(out.size));
     header = Header();
-    describe(message, &header, Parts::All);
+    if (parts != Parts::Payload) describe(message, &header, parts);
     out.senderAddress = std::move(header.senderAddress);
     out.senderPort = header.senderPort;
     out.destinationAddress = std::move(header.destinationAddress);
@@ -366,12 +366,18 @@ std::int64_t DatagramChannel::readBatch(DatagramBuffer* buffers, std::size_t cou
       DatagramBuffer& out = buffers[done + i];
       vectors[i] = {out.data, static_cast<std::size_t>(std::max<std::int64_t>(out.capacity, 0))};
       msghdr& h = messages[i].msg_hdr;
-      h.msg_name = &names[i];
-      h.msg_namelen = sizeof(SocketAddress);
+      // Only what the caller asked for: the sender's address and the
+      // control messages each cost the kernel work per datagram.
+      if (parts != Parts::Payload) {
+        h.msg_name = &names[i];
+        h.msg_namelen = sizeof(SocketAddress);
+      }
       h.msg_iov = &vectors[i];
       h.msg_iovlen = 1;
-      h.msg_control = controls[i].bytes;
-      h.msg_controllen = sizeof(ControlBuffer);
+      if (parts == Parts::All) {
+        h.msg_control = controls[i].bytes;
+        h.msg_controllen = sizeof(ControlBuffer);
+      }
     }
     // MSG_TRUNC: msg_len is the datagram's real length, so truncation shows.
     const int n = retryOnInterrupt([&] {

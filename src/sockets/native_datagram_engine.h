@@ -72,7 +72,7 @@ class DatagramChannel {
   bool hasPending();
   std::int64_t pendingSize();
   std::int64_t read(char* data, std::int64_t maxSize, Header* header, Parts parts);
-  std::int64_t readBatch(DatagramBuffer* buffers, std::size_t count);
+  std::int64_t readBatch(DatagramBuffer* buffers, std::size_t count, Parts parts);
 
   std::int64_t write(const char* data, std::int64_t size, const Header& header);
   std::int64_t writeBatch(const OutgoingDatagram* datagrams, std::size_t count);

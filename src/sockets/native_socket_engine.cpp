@@ -356,8 +356,8 @@ class NativeSocketEngine final : public SocketEngine {
     if (n >= 0 && header && !header->destinationAddress.isNull()) header->destinationPort = localPort_;
     return n;
   }
-  std::int64_t readDatagrams(DatagramBuffer* buffers, std::size_t count) override {
-    return datagramResult(datagrams_.readBatch(buffers, count));
+  std::int64_t readDatagrams(DatagramBuffer* buffers, std::size_t count, DatagramParts parts) override {
+    return datagramResult(datagrams_.readBatch(buffers, count, parts));
   }
   std::int64_t writeDatagram(const char* data, std::int64_t size, const DatagramHeader& header) override {
     return datagramResult(datagrams_.write(data, size, header));

@@ -123,7 +123,7 @@ class SocketEngine {
     int hopLimit = -1;
     unsigned interfaceIndex = 0;
   };
-  enum class DatagramParts { Payload, Sender, All };
+  using DatagramParts = DatagramDetails;
   // EPOLLIN or EPOLLERR was seen: the system may hold datagrams (or an error).
   virtual void datagramsReadable() {}
   // False when there is none; wouldBlock() is then false if the system
@@ -138,7 +138,9 @@ class SocketEngine {
                                     DatagramParts /*parts*/) { return -1; }
   // Fills up to `count` slots; returns how many (0: none pending), or -1 on
   // failure.
-  virtual std::int64_t readDatagrams(DatagramBuffer* /*buffers*/, std::size_t /*count*/) { return -1; }
+  virtual std::int64_t readDatagrams(DatagramBuffer* /*buffers*/, std::size_t /*count*/, DatagramParts /*parts*/) {
+    return -1;
+  }
   // Sends one datagram whole; a Null destination sends to the connected
   // peer. Returns the payload size, or -1 (wouldBlock() for EAGAIN).
   virtual std::int64_t writeDatagram(const char* /*data*/, std::int64_t /*size*/, const DatagramHeader& /*header*/) {

@@ -322,11 +322,11 @@ std::int64_t UdpSocket::writeDatagram(const NetworkDatagram& datagram) {
 
 // ------------------------------------------------------------ batches
 
-std::int64_t UdpSocket::readDatagrams(std::span<DatagramBuffer> buffers) {
+std::int64_t UdpSocket::readDatagrams(std::span<DatagramBuffer> buffers, DatagramDetails details) {
   auto& u = *u_;
   if (!u.requireUsable()) return -1;
   if (buffers.empty()) return 0;
-  const std::int64_t n = u.d.engine->readDatagrams(buffers.data(), buffers.size());
+  const std::int64_t n = u.d.engine->readDatagrams(buffers.data(), buffers.size(), details);
   if (n < 0) {
     u.d.setError(u.d.engine->failure());
     return -1;

@@ -1320,6 +1320,64 @@ TEST(UdpSocket, ReadDatagramsFillsTheCallersBuffersInOrder) {
   EXPECT_EQ(p.receiver.readDatagrams(std::span<DatagramBuffer>(slots)), 0) << "none left";
 }
 
+// Payload and Sender leave the other fields at their defaults, for datagrams
+// already fetched by a pending-size query and for those read straight from
+// the system alike.
+TEST(UdpSocket, ReadDatagramsFillsOnlyTheDetailsAskedFor) {
+  test::DescriptorLeakCheck leaks;
+  Pair p;
+  ASSERT_TRUE(p.open());
+  constexpr std::size_t kCount = 40;
+  for (const DatagramDetails details : {DatagramDetails::Payload, DatagramDetails::Sender, DatagramDetails::All}) {
+    SCOPED_TRACE(static_cast<int>(details));
+    std::vector<std::string> sent;
+    for (std::size_t i = 0; i < kCount; ++i) {
+      sent.push_back(numbered("datagram ", static_cast<int>(i)));
+      ASSERT_EQ(p.send(sent.back()), static_cast<std::int64_t>(sent.back().size()));
+    }
+    // The first few now wait inside the socket, the rest in the system.
+    ASSERT_TRUE(test::runUntil([&] { return p.receiver.pendingDatagramSize() == static_cast<std::int64_t>(sent[0].size()); }));
+    std::vector<std::array<char, 64>> storage(kCount);
+    std::vector<DatagramBuffer> slots(kCount);
+    for (std::size_t i = 0; i < kCount; ++i) {
+      slots[i].data = storage[i].data();
+      slots[i].capacity = 64;
+      slots[i].senderAddress = kLocalHostIPv6;  // stale values from an earlier use
+      slots[i].senderPort = 1;
+      slots[i].destinationAddress = kLocalHostIPv6;
+      slots[i].hopLimit = 7;
+      slots[i].interfaceIndex = 99;
+    }
+    std::size_t got = 0;
+    ASSERT_TRUE(test::runUntil([&] {
+      const std::int64_t n = p.receiver.readDatagrams(std::span<DatagramBuffer>(slots).subspan(got), details);
+      if (n > 0) got += static_cast<std::size_t>(n);
+      return got == kCount;
+    }));
+    for (std::size_t i = 0; i < kCount; ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(std::string(slots[i].data, static_cast<std::size_t>(slots[i].size)), sent[i]);
+      if (details == DatagramDetails::Payload) {
+        EXPECT_TRUE(slots[i].senderAddress.isNull());
+        EXPECT_EQ(slots[i].senderPort, 0);
+      } else {
+        EXPECT_EQ(slots[i].senderAddress, kLocalHost);
+        EXPECT_EQ(slots[i].senderPort, p.sender.localPort());
+      }
+      if (details == DatagramDetails::All) {
+        EXPECT_EQ(slots[i].destinationAddress, kLocalHost);
+        EXPECT_EQ(slots[i].interfaceIndex, static_cast<unsigned>(loopbackIndex()));
+        EXPECT_GT(slots[i].hopLimit, 0);
+      } else {
+        EXPECT_TRUE(slots[i].destinationAddress.isNull());
+        EXPECT_EQ(slots[i].hopLimit, -1);
+        EXPECT_EQ(slots[i].interfaceIndex, 0u);
+      }
+    }
+    EXPECT_EQ(p.receiver.readDatagrams(std::span<DatagramBuffer>(slots), details), 0) << "none left";
+  }
+}
+
 TEST(UdpSocket, ReadDatagramsReportsTruncationAndServesEarlierBatchesFirst) {
   test::DescriptorLeakCheck leaks;
   Pair p;
