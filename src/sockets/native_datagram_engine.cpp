@@ -274,6 +274,10 @@ bool DatagramChannel::hasPending() {
   return receiveBatch();
 }
 
+bool DatagramChannel::mayHavePending() const {
+  return (batch_ && batch_->count > 0) || hasDeferredFailure_ || (fd_ >= 0 && systemMayHaveMore_);
+}
+
 std::int64_t DatagramChannel::pendingSize() {
   if (!hasPending()) return -1;
   return batch_->size(batch_->next);

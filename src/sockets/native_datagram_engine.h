@@ -70,6 +70,9 @@ class DatagramChannel {
 
   void markReadable() { systemMayHaveMore_ = true; }
   bool hasPending();
+  // Whether hasPending() could say yes (or report an error) without asking
+  // the system anything but the socket's own queue: no system call.
+  bool mayHavePending() const;
   std::int64_t pendingSize();
   std::int64_t read(char* data, std::int64_t maxSize, Header* header, Parts parts);
   std::int64_t readBatch(DatagramBuffer* buffers, std::size_t count, Parts parts);

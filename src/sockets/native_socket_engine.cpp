@@ -350,6 +350,7 @@ class NativeSocketEngine final : public SocketEngine {
   // --- datagrams: the work is DatagramChannel's (native_datagram_engine.cpp)
   void datagramsReadable() override { datagrams_.markReadable(); }
   bool hasPendingDatagrams() override { return datagramResult(datagrams_.hasPending()); }
+  bool mayHavePendingDatagrams() const override { return datagrams_.mayHavePending(); }
   std::int64_t pendingDatagramSize() override { return datagramResult(datagrams_.pendingSize()); }
   std::int64_t readDatagram(char* data, std::int64_t maxSize, DatagramHeader* header, DatagramParts parts) override {
     const std::int64_t n = datagramResult(datagrams_.read(data, maxSize, header, parts));

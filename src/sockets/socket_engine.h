@@ -129,6 +129,9 @@ class SocketEngine {
   // False when there is none; wouldBlock() is then false if the system
   // reported an error instead (failure() says which; it is reported once).
   virtual bool hasPendingDatagrams() { return false; }
+  // False only when hasPendingDatagrams() would surely say no: nothing
+  // held and the system's queue seen empty since its last edge. No system call.
+  virtual bool mayHavePendingDatagrams() const { return true; }
   // -1 when there is none.
   virtual std::int64_t pendingDatagramSize() { return -1; }
   // Takes the next datagram: copies at most maxSize bytes of it (the rest is

@@ -84,9 +84,12 @@ struct UdpSocketPrivate final : DatagramEvents {
   }
 
   // The application read: readyRead may follow, from the loop, if more waits.
+  // Whether more waits is left to that look: asking now would read ahead of
+  // an application that is about to read again itself (a batch loop), one
+  // extra system call per batch.
   void afterRead() {
     d.hasPendingData = false;
-    if (pending(true) == Pending::Yes) scheduleLook();
+    if (usable() && d.engine->mayHavePendingDatagrams()) scheduleLook();
   }
 
   void scheduleLook() {
