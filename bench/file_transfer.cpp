@@ -171,6 +171,14 @@ const std::vector<Contender>& contenders() {
          return std::vector<std::string>{o.raw, "send", file, "127.0.0.1", std::to_string(port)};
        },
        [](const std::string& dir, const std::string&) { return dir + "/raw.bin"; }},
+      {"raw-splice",  // the same sender; the receiver splices socket -> pipe -> file (no user-space copy)
+       [](const Options& o, const std::string& dir) {
+         return std::vector<std::string>{o.raw, "receive-splice", dir};
+       },
+       [](const Options& o, const std::string& file, int port) {
+         return std::vector<std::string>{o.raw, "send", file, "127.0.0.1", std::to_string(port)};
+       },
+       [](const std::string& dir, const std::string&) { return dir + "/raw.bin"; }},
   };
   return list;
 }
@@ -276,7 +284,7 @@ std::vector<std::string> split(const std::string& s) {
 int usage() {
   std::fprintf(stderr,
                "usage: file_transfer [--size BYTES] [--reps N] [--warmup N] [--dir DIR] [--csv FILE]\n"
-               "                     [--only tether,tether-nv,qt,raw] [--fsync] [--pin] [--smoke]\n"
+               "                     [--only tether,tether-nv,qt,raw,raw-splice] [--fsync] [--pin] [--smoke]\n"
                "                     [--tether PATH] [--qt-sender PATH] [--qt-receiver PATH] [--raw PATH]\n");
   return 2;
 }
@@ -377,6 +385,8 @@ int main(int argc, char** argv) {
       std::printf("%-9s vs qt:  %.2fx the Qt pair's throughput\n", name, medians["qt"] / medians[name]);
     if (medians.count("raw"))
       std::printf("%-9s vs raw: %.2f of raw sendfile's throughput\n", name, medians["raw"] / medians[name]);
+    if (medians.count("raw-splice"))
+      std::printf("%-9s vs raw-splice: %.2f of its throughput\n", name, medians["raw-splice"] / medians[name]);
   }
   std::error_code ec;
   fs::remove(file, ec);

@@ -30,7 +30,7 @@ int fail(const char* what) {
   return 1;
 }
 
-int receive(const std::string& dir) {
+int receive(const std::string& dir, bool useSplice) {
   const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -46,6 +46,31 @@ int receive(const std::string& dir) {
   const std::string path = dir + "/raw.bin";
   const int out = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) return fail("open");
+  if (useSplice) {
+    // socket -> pipe -> file: the bytes never enter user space.
+    int pipeFds[2];
+    if (::pipe2(pipeFds, O_CLOEXEC) != 0) return fail("pipe");
+    ::fcntl(pipeFds[1], F_SETPIPE_SZ, 1 << 20);
+    for (;;) {
+      const ssize_t n = ::splice(connection, nullptr, pipeFds[1], nullptr, 1 << 20, SPLICE_F_MOVE);
+      if (n == 0) break;
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return fail("splice from the socket");
+      }
+      for (ssize_t done = 0; done < n;) {
+        const ssize_t w = ::splice(pipeFds[0], nullptr, out, nullptr, static_cast<std::size_t>(n - done), SPLICE_F_MOVE);
+        if (w <= 0) return fail("splice into the file");
+        done += w;
+      }
+    }
+    ::close(pipeFds[0]);
+    ::close(pipeFds[1]);
+    ::close(out);
+    ::close(connection);
+    ::close(listener);
+    return 0;
+  }
   std::vector<char> buffer(1 << 20);
   for (;;) {
     const ssize_t n = ::read(connection, buffer.data(), buffer.size());
@@ -90,7 +115,8 @@ int send(const std::string& file, const std::string& host, int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 3 && std::strcmp(argv[1], "receive") == 0) return receive(argv[2]);
+  if (argc == 3 && std::strcmp(argv[1], "receive") == 0) return receive(argv[2], false);
+  if (argc == 3 && std::strcmp(argv[1], "receive-splice") == 0) return receive(argv[2], true);
   if (argc == 5 && std::strcmp(argv[1], "send") == 0) return send(argv[2], argv[3], std::atoi(argv[4]));
   std::fprintf(stderr, "usage: file_transfer_raw receive DIR | send FILE HOST PORT\n");
   return 2;
