@@ -167,10 +167,14 @@ struct SignalState {
 template <class... Args>
 class Signal {
  public:
-  Signal() : state_(std::make_shared<State>()) {}
+  // The connection list is allocated by the first connect(): an object
+  // carries many signals and most never get a slot, so an unconnected
+  // signal costs one pointer and an emission that checks it.
+  Signal() = default;
   Signal(const Signal&) = delete;
   Signal& operator=(const Signal&) = delete;
   ~Signal() {
+    if (!state_) return;
     state_->alive = false;
     for (auto& slot : state_->slots) slot->end();
   }
@@ -201,6 +205,7 @@ class Signal {
 
   // Ends every connection of this signal.
   void disconnectAll() {
+    if (!state_) return;
     for (auto& slot : state_->slots) slot->end();
     if (state_->emitting == 0) state_->slots.clear();
     else state_->needsCompaction = true;
@@ -208,6 +213,7 @@ class Signal {
 
   // Ends every connection whose receiver is `receiver`.
   void disconnect(const Object* receiver) {
+    if (!state_) return;
     for (auto& slot : state_->slots) {
       auto life = slot->receiver.lock();
       if (slot->hasReceiver && life && life->object == receiver) slot->end();
@@ -217,6 +223,7 @@ class Signal {
   }
 
   bool hasConnections() const {
+    if (!state_) return false;
     for (const auto& slot : state_->slots)
       if (slot->isConnected() && !(slot->hasReceiver && slot->receiver.expired())) return true;
     return false;
@@ -226,6 +233,7 @@ class Signal {
   // signal itself was destroyed during the emission (its owner died), so that
   // the emitting code knows not to touch its members any more.
   bool emit(Args... args) const {
+    if (!state_) return true;  // never connected: nothing can run, nothing can die
     std::shared_ptr<State> keep = state_;  // survives the owner's destruction
     State& st = *keep;
     ++st.emitting;
@@ -283,6 +291,7 @@ class Signal {
       slot->receiver = std::move(receiver);
       slot->hasReceiver = true;
     }
+    if (!state_) state_ = std::make_shared<State>();
     if (state_->needsCompaction && state_->emitting == 0) state_->compact();
     state_->slots.push_back(slot);
     return Connection(slot);

@@ -145,12 +145,12 @@ void AbstractSocket::setReadBufferSize(std::int64_t size) {
 
 void AbstractSocket::readBufferConsumed() {
   auto& d = *d_;
-  // A burst that has been read leaves no large buffer behind once the
-  // traffic is light again: the buffer goes when it is empty after a read
-  // event that took less than 64 KiB. During a bulk transfer it stays:
-  // freeing it and growing it again on every read would touch fresh pages,
-  // a page fault per 4 KiB received.
-  if (d.lastReadBurst < kLightReadBurst) readBuffer().releaseIfEmpty(64 * 1024);
+  // Light traffic leaves no buffer behind: the buffer goes when it is empty
+  // after a read event that took less than 64 KiB, so an idle connection
+  // holds none (the next small message takes a recycled block from the
+  // allocator). During a bulk transfer it stays: freeing it and growing it
+  // again on every read would touch fresh pages, a page fault per 4 KiB.
+  if (d.lastReadBurst < kLightReadBurst) readBuffer().releaseIfEmpty();
   if (!d.readable || !d.engine || d.readPending) return;
   d.readPending = true;
   d.requestDeferred();

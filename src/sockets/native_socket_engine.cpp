@@ -47,7 +47,7 @@ class NativeSocketEngine final : public SocketEngine {
       int v6only = protocol == NetworkLayerProtocol::IPv6Protocol ? 1 : 0;
       ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
-    if (type == SocketType::UdpSocket) datagrams_.attach(fd, protocol);
+    if (type == SocketType::UdpSocket) datagrams().attach(fd, protocol);
     return true;
   }
 
@@ -77,7 +77,7 @@ class NativeSocketEngine final : public SocketEngine {
       protocol_ = ss.ss_family == AF_INET ? NetworkLayerProtocol::IPv4Protocol
                   : ss.ss_family == AF_INET6 ? NetworkLayerProtocol::IPv6Protocol
                                              : NetworkLayerProtocol::UnknownNetworkLayerProtocol;
-    if (type_ == SocketType::UdpSocket) datagrams_.attach(descriptor, protocol_);
+    if (type_ == SocketType::UdpSocket) datagrams().attach(descriptor, protocol_);
     fetchAddresses();
     return true;
   }
@@ -89,13 +89,13 @@ class NativeSocketEngine final : public SocketEngine {
 
   int release() override {
     stopWatching();
-    datagrams_.detach();
+    if (datagrams_) datagrams_->detach();
     return fd_.release();
   }
 
   void close() override {
     stopWatching();
-    datagrams_.detach();
+    if (datagrams_) datagrams_->detach();
     fd_.reset();
     localAddress_ = peerAddress_ = HostAddress();
     localPort_ = peerPort_ = 0;
@@ -280,7 +280,8 @@ class NativeSocketEngine final : public SocketEngine {
 
   bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {
     handler_ = handler;
-    datagrams_.setDispatcher(&dispatcher);
+    dispatcher_ = &dispatcher;
+    if (datagrams_) datagrams_->setDispatcher(&dispatcher);
     watcher_ = std::make_unique<Watcher>(dispatcher, fd_.get(), [this](std::uint32_t events) {
       handler_->engineEvents(events);
     });
@@ -348,40 +349,42 @@ class NativeSocketEngine final : public SocketEngine {
   const SocketFailure& failure() const override { return failure_; }
 
   // --- datagrams: the work is DatagramChannel's (native_datagram_engine.cpp)
-  void datagramsReadable() override { datagrams_.markReadable(); }
-  bool hasPendingDatagrams() override { return datagramResult(datagrams_.hasPending()); }
-  bool mayHavePendingDatagrams() const override { return datagrams_.mayHavePending(); }
-  std::int64_t pendingDatagramSize() override { return datagramResult(datagrams_.pendingSize()); }
+  void datagramsReadable() override { datagrams().markReadable(); }
+  bool hasPendingDatagrams() override { return datagramResult(datagrams().hasPending()); }
+  bool mayHavePendingDatagrams() const override { return datagrams_ && datagrams_->mayHavePending(); }
+  std::int64_t pendingDatagramSize() override { return datagramResult(datagrams().pendingSize()); }
   std::int64_t readDatagram(char* data, std::int64_t maxSize, DatagramHeader* header, DatagramParts parts) override {
-    const std::int64_t n = datagramResult(datagrams_.read(data, maxSize, header, parts));
+    const std::int64_t n = datagramResult(datagrams().read(data, maxSize, header, parts));
     if (n >= 0 && header && !header->destinationAddress.isNull()) header->destinationPort = localPort_;
     return n;
   }
   std::int64_t readDatagrams(DatagramBuffer* buffers, std::size_t count, DatagramParts parts) override {
-    return datagramResult(datagrams_.readBatch(buffers, count, parts));
+    return datagramResult(datagrams().readBatch(buffers, count, parts));
   }
   std::int64_t writeDatagram(const char* data, std::int64_t size, const DatagramHeader& header) override {
-    return datagramResult(datagrams_.write(data, size, header));
+    return datagramResult(datagrams().write(data, size, header));
   }
-  std::int64_t writeDatagrams(const OutgoingDatagram* datagrams, std::size_t count) override {
-    return datagramResult(datagrams_.writeBatch(datagrams, count));
+  std::int64_t writeDatagrams(const OutgoingDatagram* outgoing, std::size_t count) override {
+    return datagramResult(datagrams().writeBatch(outgoing, count));
   }
   std::int64_t writeSegmented(const char* data, std::int64_t size, std::int64_t segmentSize,
                               const HostAddress& address, std::uint16_t port) override {
-    return datagramResult(datagrams_.writeSegmented(data, size, segmentSize, address, port));
+    return datagramResult(datagrams().writeSegmented(data, size, segmentSize, address, port));
   }
-  bool hasSegmentationOffload() const override { return datagrams_.hasSegmentationOffload(); }
+  bool hasSegmentationOffload() const override { return datagrams_ && datagrams_->hasSegmentationOffload(); }
   bool joinMulticastGroup(const HostAddress& group, int interfaceIndex) override {
-    return datagramResult(datagrams_.changeMembership(true, group, interfaceIndex));
+    return datagramResult(datagrams().changeMembership(true, group, interfaceIndex));
   }
   bool leaveMulticastGroup(const HostAddress& group, int interfaceIndex) override {
-    return datagramResult(datagrams_.changeMembership(false, group, interfaceIndex));
+    return datagramResult(datagrams().changeMembership(false, group, interfaceIndex));
   }
-  int multicastInterface(HostAddress* address) const override { return datagrams_.multicastInterface(address); }
+  int multicastInterface(HostAddress* address) const override {
+    return datagrams_ ? datagrams_->multicastInterface(address) : 0;
+  }
   bool setMulticastInterface(int interfaceIndex) override {
-    return datagramResult(datagrams_.setMulticastInterface(interfaceIndex));
+    return datagramResult(datagrams().setMulticastInterface(interfaceIndex));
   }
-  std::size_t datagramMemory() const override { return datagrams_.memory(); }
+  std::size_t datagramMemory() const override { return datagrams_ ? datagrams_->memory() : 0; }
 
  private:
   // Takes over the channel's failure and would-block state with its result.
@@ -395,8 +398,8 @@ class NativeSocketEngine final : public SocketEngine {
     return result;
   }
   void takeDatagramFailure() {
-    wouldBlock_ = datagrams_.wouldBlock();
-    if (!wouldBlock_) failure_ = datagrams_.failure();
+    wouldBlock_ = datagrams().wouldBlock();
+    if (!wouldBlock_) failure_ = datagrams().failure();
   }
 
   bool failWith(int err, SocketCall call) {
@@ -463,7 +466,16 @@ class NativeSocketEngine final : public SocketEngine {
   HostAddress peerAddress_;
   std::uint16_t localPort_ = 0;
   std::uint16_t peerPort_ = 0;
-  DatagramChannel datagrams_;
+  Dispatcher* dispatcher_ = nullptr;
+  // Datagram sockets only: a stream socket does not carry the channel.
+  std::unique_ptr<DatagramChannel> datagrams_;
+  DatagramChannel& datagrams() {
+    if (!datagrams_) {
+      datagrams_ = std::make_unique<DatagramChannel>();
+      if (dispatcher_) datagrams_->setDispatcher(dispatcher_);
+    }
+    return *datagrams_;
+  }
 };
 
 }  // namespace

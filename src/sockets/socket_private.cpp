@@ -17,6 +17,9 @@ namespace {
 // Bytes read per readiness event before yielding to other sockets; the rest
 // is read on the next iteration.
 constexpr std::size_t kReadBudget = 1 << 20;
+// A flush that wrote less than this was light traffic: the empty write
+// buffer is released (flushWrites).
+constexpr std::int64_t kLightBurst = 64 * 1024;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
@@ -451,7 +454,10 @@ bool SocketPrivate::flushWrites() {
   }
   if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
   if (!hasPendingWrites()) {
-    writeBuffer.releaseIfEmpty(64 * 1024);
+    // After light traffic the empty buffer goes (an idle connection holds
+    // none; the next small write takes a recycled block from the
+    // allocator); during a bulk transfer it stays, see readBufferConsumed().
+    writeBuffer.releaseIfEmpty(written < kLightBurst ? 0 : kLightBurst);
     if (state == SocketState::ClosingState) finishDisconnect();
   }
   return written > 0;

@@ -2,8 +2,9 @@
 // buffer, the queue of signals waiting for the event loop, and the engine.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,51 @@ class DatagramEvents {
   DatagramEvents(const DatagramEvents&) = default;
   DatagramEvents& operator=(const DatagramEvents&) = default;
   ~DatagramEvents() = default;
+};
+
+// A FIFO of small values that keeps its first few inside the owner (one
+// cache line for four notes) and moves to the heap only when more wait at
+// once. A socket's queue rarely holds more than readyRead and bytesWritten,
+// and std::deque would allocate a map and a 512-byte block per socket.
+template <typename T, std::size_t Inline = 4>
+class SmallQueue {
+ public:
+  SmallQueue() = default;
+  SmallQueue(const SmallQueue&) = delete;
+  SmallQueue& operator=(const SmallQueue&) = delete;
+
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
+  T& front() { return slot(head_); }
+  T& back() { return slot(head_ + count_ - 1); }
+  void push_back(const T& value) {
+    if (count_ == capacity_) grow();
+    slot(head_ + count_) = value;
+    ++count_;
+  }
+  void pop_front() {
+    head_ = (head_ + 1) % capacity_;
+    if (--count_ == 0) head_ = 0;
+  }
+  void pop_back() { --count_; }
+  void clear() { head_ = count_ = 0; }
+
+ private:
+  T* data() { return heap_ ? heap_.get() : inline_; }
+  T& slot(std::size_t i) { return data()[i % capacity_]; }
+  void grow() {
+    auto bigger = std::make_unique<T[]>(capacity_ * 2);
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = slot(head_ + i);
+    heap_ = std::move(bigger);
+    capacity_ *= 2;
+    head_ = 0;
+  }
+
+  T inline_[Inline] = {};
+  std::unique_ptr<T[]> heap_;
+  std::size_t capacity_ = Inline;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
 };
 
 struct SocketPrivate final : EngineHandler, DeferredCall {
@@ -114,7 +160,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
     std::int64_t remaining = 0;
     std::size_t after = 0;
   };
-  std::deque<FileSend> fileSends;
+  std::list<FileSend> fileSends;  // rarely used: a list allocates nothing while empty
   std::int64_t fileBytesToWrite = 0;
   bool hasPendingWrites() const { return !writeBuffer.empty() || !fileSends.empty(); }
   void dropFileSends() {
@@ -162,7 +208,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   bool hasPendingData = false;
 
   std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
-  std::deque<Note> notes;
+  SmallQueue<Note> notes;
   int flushing = 0;
   int dispatching = 0;  // inside engineEvents()
   int deliveryDepth = 0;  // the loop depth at which the current delivery began

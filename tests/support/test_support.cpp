@@ -1,7 +1,12 @@
 #include "support/test_support.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
 
 #include "reactor/dispatcher.h"
 #include "tether/event_loop.h"
@@ -48,6 +53,45 @@ DescriptorLeakCheck::~DescriptorLeakCheck() {
   loop.processEvents();
   loop.processEvents();
   EXPECT_EQ(openDescriptorCount(), before_) << "descriptor leak";
+}
+
+DescriptorLimit::DescriptorLimit(rlim_t soft) {
+  ::getrlimit(RLIMIT_NOFILE, &saved_);
+  rlimit lowered = saved_;
+  lowered.rlim_cur = soft;
+  applied_ = ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+}
+
+DescriptorLimit::~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+
+int lowestFreeDescriptor() {
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ::close(fd);
+  return fd;
+}
+
+bool runOnThreadWithoutALoop(const std::function<void()>& body, int timeoutMs) {
+  std::atomic<bool> done{false};
+  std::thread worker([&] {
+    body();
+    done = true;
+  });
+  const bool finished = runUntil([&] { return done.load(); }, timeoutMs);
+  worker.join();
+  return finished;
+}
+
+std::string randomBytes(std::size_t size, std::uint64_t seed) {
+  std::string out(size, '\0');
+  std::uint64_t x = seed | 1;
+  for (std::size_t i = 0; i < size; i += 8) {
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    const std::uint64_t v = x * 0x2545F4914F6CDD1DULL;
+    for (std::size_t j = 0; j < 8 && i + j < size; ++j) out[i + j] = static_cast<char>(v >> (8 * j));
+  }
+  return out;
 }
 
 }  // namespace tether::test

@@ -50,30 +50,7 @@ std::vector<std::string> directoryEntries(const std::string& path) {
   return names;
 }
 
-// Lowers the soft descriptor limit for the length of a scope.
-class DescriptorLimit {
- public:
-  explicit DescriptorLimit(rlim_t soft) {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit lowered = saved_;
-    lowered.rlim_cur = soft;
-    applied_ = ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
-  }
-  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
-  DescriptorLimit(const DescriptorLimit&) = delete;
-  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
-  bool applied() const { return applied_; }
 
- private:
-  rlimit saved_{};
-  bool applied_ = false;
-};
-
-int lowestFreeDescriptor() {
-  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ::close(fd);
-  return fd;
-}
 
 // A blocking client socket, made before descriptors run out, connected later.
 UniqueFd rawSocket() { return UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)); }
@@ -716,7 +693,7 @@ TEST(LocalServer, RunningOutOfDescriptorsShedsConnectionsAndKeepsListening) {
   for (int i = 0; i < 2; ++i) shed.push_back(rawSocket());
   UniqueFd later = rawSocket();
   {
-    DescriptorLimit limit(static_cast<rlim_t>(lowestFreeDescriptor()));
+    test::DescriptorLimit limit(static_cast<rlim_t>(test::lowestFreeDescriptor()));
     ASSERT_TRUE(limit.applied());
     ASSERT_TRUE(rawConnect(shed[0], server.fullServerName()));
     ASSERT_TRUE(rawConnect(shed[1], server.fullServerName()));

@@ -87,19 +87,6 @@ struct Recorder {
   }
 };
 
-// Deterministic pseudo-random bytes (xorshift64*).
-std::string randomBytes(std::size_t size, std::uint64_t seed) {
-  std::string out(size, '\0');
-  std::uint64_t x = seed | 1;
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    const std::uint64_t v = x * 0x2545F4914F6CDD1DULL;
-    for (std::size_t j = 0; j < 8 && i + j < size; ++j) out[i + j] = static_cast<char>(v >> (8 * j));
-  }
-  return out;
-}
 
 // A server in a private $TMPDIR and a client connected to it, with the
 // server's socket for that client taken.
@@ -129,18 +116,6 @@ struct Sink {
   }
 };
 
-// Runs body on a new thread that has no event loop, while this thread's loop
-// keeps serving; returns once the thread ended (or after timeoutMs).
-bool runOnThreadWithoutALoop(const std::function<void()>& body, int timeoutMs = 10000) {
-  std::atomic<bool> done{false};
-  std::thread worker([&] {
-    body();
-    done = true;
-  });
-  const bool finished = test::runUntil([&] { return done.load(); }, timeoutMs);
-  worker.join();
-  return finished;
-}
 
 }  // namespace
 
@@ -413,8 +388,8 @@ TEST(LocalSocket, LargeTransfersInBothDirectionsArriveIntact) {
   test::DescriptorLeakCheck leaks;
   Link c;
   ASSERT_TRUE(c.open());
-  const std::string up = randomBytes(3 << 20, 1);
-  const std::string down = randomBytes(5 << 20, 2);
+  const std::string up = test::randomBytes(3 << 20, 1);
+  const std::string down = test::randomBytes(5 << 20, 2);
   Sink atServer(*c.peer);
   Sink atClient(c.client);
   c.client.write(up);
@@ -450,7 +425,7 @@ TEST(LocalSocket, ReadBufferSizeBoundsBufferedBytesAndEverythingArrives) {
   ASSERT_TRUE(c.open());
   c.client.setReadBufferSize(kLimit);
   EXPECT_EQ(c.client.readBufferSize(), kLimit);
-  const std::string payload = randomBytes(1 << 20, 3);
+  const std::string payload = test::randomBytes(1 << 20, 3);
   std::int64_t most = 0;
   bool reading = false;
   std::string got;
@@ -723,7 +698,7 @@ TEST(LocalSocket, BlockingClientWithoutTimeLimitsOnAThreadWithoutALoop) {
   std::string echoed;
   bool connected = false, written = false, disconnected = false;
   S finalState = S::ConnectedState;
-  ASSERT_TRUE(runOnThreadWithoutALoop([&] {
+  ASSERT_TRUE(test::runOnThreadWithoutALoop([&] {
     LocalSocket socket;
     Recorder rec(socket, true);
     socket.connectToServer(name);
@@ -981,7 +956,7 @@ TEST(LocalSocket, DeletingTheSocketInsideABlockingWaitIsSafe) {
   });
   bool connectedResult = true, readResult = true, disconnectedResult = false;
   bool deleted[3] = {false, false, false};
-  ASSERT_TRUE(runOnThreadWithoutALoop([&] {
+  ASSERT_TRUE(test::runOnThreadWithoutALoop([&] {
     auto* a = new LocalSocket;
     a->destroyed.connect([&] { deleted[0] = true; });
     a->connected.connect([a] { delete a; });

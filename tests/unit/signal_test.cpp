@@ -226,3 +226,21 @@ TEST(Signal, ConnectingWithAReceiverThatIsBeingDestroyedMakesNoConnection) {
   EXPECT_EQ(calls, 0);
   EXPECT_FALSE(s.hasConnections());
 }
+
+// An unconnected signal holds no connection list: emitting it runs nothing
+// and reports the owner alive; the first connect makes it work as usual.
+TEST(Signal, AnUnconnectedSignalEmitsNothingAndConnectingLaterWorks) {
+  tether::Signal<int> s;
+  EXPECT_FALSE(s.hasConnections());
+  EXPECT_TRUE(s.emit(1));
+  s.disconnectAll();  // harmless without connections
+  int got = 0;
+  auto c = s.connect([&](int v) { got += v; });
+  EXPECT_TRUE(s.hasConnections());
+  EXPECT_TRUE(s.emit(5));
+  EXPECT_EQ(got, 5);
+  c.disconnect();
+  EXPECT_FALSE(s.hasConnections());
+  EXPECT_TRUE(s.emit(5));
+  EXPECT_EQ(got, 5);
+}

@@ -130,32 +130,9 @@ struct ServerSignals {
   }
 };
 
-// Lowers the soft descriptor limit for the length of a scope.
-class DescriptorLimit {
- public:
-  explicit DescriptorLimit(rlim_t soft) {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit lowered = saved_;
-    lowered.rlim_cur = soft;
-    applied_ = ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
-  }
-  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
-  DescriptorLimit(const DescriptorLimit&) = delete;
-  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
-  bool applied() const { return applied_; }
-
- private:
-  rlimit saved_{};
-  bool applied_ = false;
-};
 
 // The lowest descriptor number not in use: with the limit set to it, every
 // allocation fails with EMFILE.
-int lowestFreeDescriptor() {
-  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ::close(fd);
-  return fd;
-}
 
 }  // namespace
 
@@ -907,7 +884,7 @@ TEST(TcpServer, RunningOutOfDescriptorsShedsConnectionsWithAcceptErrorAndRecover
   UniqueFd later = rawSocket(kLocalHost);
   int eventsDuringShedding = 0;
   {
-    DescriptorLimit limit(static_cast<rlim_t>(lowestFreeDescriptor()));
+    test::DescriptorLimit limit(static_cast<rlim_t>(test::lowestFreeDescriptor()));
     ASSERT_TRUE(limit.applied());
     ASSERT_EQ(::open("/dev/null", O_RDONLY | O_CLOEXEC), -1);
     ASSERT_EQ(errno, EMFILE);

@@ -99,20 +99,6 @@ std::uint16_t closedPort(const HostAddress& address = kLocalHost) {
   return server.serverPort();
 }
 
-// Deterministic pseudo-random bytes (xorshift64*), so that a transfer that
-// drops, repeats or reorders a chunk cannot pass.
-std::string randomBytes(std::size_t size, std::uint64_t seed) {
-  std::string out(size, '\0');
-  std::uint64_t x = seed | 1;
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    const std::uint64_t v = x * 0x2545F4914F6CDD1DULL;
-    for (std::size_t j = 0; j < 8 && i + j < size; ++j) out[i + j] = static_cast<char>(v >> (8 * j));
-  }
-  return out;
-}
 
 // A listening server and a client connected to it, with the server's socket
 // for that client taken.
@@ -142,18 +128,6 @@ struct Sink {
   }
 };
 
-// Runs body on a new thread that has no event loop, while this thread's loop
-// keeps serving; returns once the thread ended (or after timeoutMs).
-bool runOnThreadWithoutALoop(const std::function<void()>& body, int timeoutMs = 10000) {
-  std::atomic<bool> done{false};
-  std::thread worker([&] {
-    body();
-    done = true;
-  });
-  const bool finished = test::runUntil([&] { return done.load(); }, timeoutMs);
-  worker.join();
-  return finished;
-}
 
 }  // namespace
 
@@ -444,8 +418,8 @@ TEST_F(TcpSocketLookup, DisconnectWhileLookingUpDeliversAllWrittenBytes) {
     peer->readyRead.connect([&] { received += peer->readAll(); });
     peer->disconnected.connect([&] { peerDisconnected = true; });
   });
-  const std::string first = randomBytes(256 * 1024, 1);
-  const std::string second = randomBytes(256 * 1024, 2);
+  const std::string first = test::randomBytes(256 * 1024, 1);
+  const std::string second = test::randomBytes(256 * 1024, 2);
   TcpSocket socket;
   Recorder rec(socket);
   socket.stateChanged.connect([&](SocketState s) {
@@ -555,7 +529,7 @@ TEST(TcpSocket, DisconnectFromHostFlushesPendingWritesThenCloses) {
   bool peerDisconnected = false;
   c.peer->disconnected.connect([&] { peerDisconnected = true; });
   Recorder rec(c.client, true);
-  const std::string payload = randomBytes(4 << 20, 3);
+  const std::string payload = test::randomBytes(4 << 20, 3);
   ASSERT_EQ(c.client.write(payload), static_cast<std::int64_t>(payload.size()));
   c.client.disconnectFromHost();
   EXPECT_EQ(c.client.state(), S::ClosingState);
@@ -581,8 +555,8 @@ TEST(TcpSocket, DisconnectWhileConnectingDeliversAllWrittenBytes) {
     peer->readyRead.connect([&] { received += peer->readAll(); });
     peer->disconnected.connect([&] { peerDisconnected = true; });
   });
-  const std::string first = randomBytes(1 << 20, 4);
-  const std::string second = randomBytes(1 << 20, 5);
+  const std::string first = test::randomBytes(1 << 20, 4);
+  const std::string second = test::randomBytes(1 << 20, 5);
   TcpSocket socket;
   Recorder rec(socket, true);
   socket.stateChanged.connect([&](SocketState s) {
@@ -611,7 +585,7 @@ TEST(TcpSocket, AbortDropsUnwrittenDataWithoutClosingState) {
   Recorder rec(c.client, true);
   int aboutToClose = 0;
   c.client.aboutToClose.connect([&] { ++aboutToClose; });
-  ASSERT_EQ(c.client.write(randomBytes(1 << 20, 6)), 1 << 20);
+  ASSERT_EQ(c.client.write(test::randomBytes(1 << 20, 6)), 1 << 20);
   c.client.abort();
   EXPECT_EQ(aboutToClose, 1) << "aboutToClose is emitted by close(), inside the call, as in Qt";
   EXPECT_EQ(c.client.state(), S::UnconnectedState);
@@ -690,8 +664,8 @@ TEST(TcpSocket, LargeTransfersInBothDirectionsArriveIntact) {
   test::DescriptorLeakCheck leaks;
   Link c;
   ASSERT_TRUE(c.open());
-  const std::string up = randomBytes(32 << 20, 7);
-  const std::string down = randomBytes(32 << 20, 8);
+  const std::string up = test::randomBytes(32 << 20, 7);
+  const std::string down = test::randomBytes(32 << 20, 8);
   Sink atServer(*c.peer);
   Sink atClient(c.client);
   std::int64_t upWritten = 0;
@@ -716,7 +690,7 @@ TEST(TcpSocket, ReadBufferSizeBoundsBufferedBytesAndEverythingArrives) {
   constexpr std::int64_t kLimit = 4096;
   TcpServer server;
   ASSERT_TRUE(server.listen(kLocalHost));
-  const std::string payload = randomBytes(1 << 20, 9);
+  const std::string payload = test::randomBytes(1 << 20, 9);
   server.newConnection.connect([&] { server.nextPendingConnection()->write(payload); });
   TcpSocket socket;
   socket.setReadBufferSize(kLimit);
@@ -748,7 +722,7 @@ TEST(TcpSocket, RemovingTheReadBufferLimitResumesReading) {
   test::DescriptorLeakCheck leaks;
   TcpServer server;
   ASSERT_TRUE(server.listen(kLocalHost));
-  const std::string payload = randomBytes(256 * 1024, 10);
+  const std::string payload = test::randomBytes(256 * 1024, 10);
   server.newConnection.connect([&] { server.nextPendingConnection()->write(payload); });
   TcpSocket socket;
   socket.setReadBufferSize(1024);
@@ -780,7 +754,7 @@ TEST(TcpSocket, BlockingClientWithoutTimeLimitsOnAThreadWithoutALoop) {
   std::string echoed;
   bool connected = false, written = false, disconnected = false;
   S finalState = S::ConnectedState;
-  ASSERT_TRUE(runOnThreadWithoutALoop([&] {
+  ASSERT_TRUE(test::runOnThreadWithoutALoop([&] {
     TcpSocket socket;
     Recorder rec(socket, true);
     socket.connectToHost("127.0.0.1", port);
@@ -818,10 +792,10 @@ TEST(TcpSocket, WaitForDisconnectedFlushesPendingWritesOfADisconnect) {
     peer->disconnected.connect([&] { peerDisconnected = true; });
   });
   const std::uint16_t port = server.serverPort();
-  const std::string payload = randomBytes(2 << 20, 11);
+  const std::string payload = test::randomBytes(2 << 20, 11);
   bool ok = false;
   Events events;
-  ASSERT_TRUE(runOnThreadWithoutALoop([&] {
+  ASSERT_TRUE(test::runOnThreadWithoutALoop([&] {
     TcpSocket socket;
     socket.connectToHost(kLocalHost, port);
     if (!socket.waitForConnected(5000)) return;
@@ -872,7 +846,7 @@ TEST(TcpSocket, WaitForBytesWrittenTimesOutWhenThePeerDoesNotRead) {
   ASSERT_TRUE(c.open());
   c.client.setSocketOption(SocketOption::SendBufferSizeSocketOption, 16 * 1024);
   c.peer->setSocketOption(SocketOption::ReceiveBufferSizeSocketOption, 16 * 1024);
-  ASSERT_EQ(c.client.write(randomBytes(8 << 20, 12)), 8 << 20);
+  ASSERT_EQ(c.client.write(test::randomBytes(8 << 20, 12)), 8 << 20);
   // This thread does not run its loop, so the peer reads nothing: each wait
   // moves some bytes until the system's buffers are full.
   int rounds = 0;
@@ -1273,7 +1247,7 @@ TEST(TcpSocket, DeletingTheSocketInsideABlockingWaitIsSafe) {
   const std::uint16_t port = server.serverPort();
   bool connectedResult = true, readResult = true, disconnectedResult = false;
   bool deleted[3] = {false, false, false};
-  ASSERT_TRUE(runOnThreadWithoutALoop([&] {
+  ASSERT_TRUE(test::runOnThreadWithoutALoop([&] {
     auto* a = new TcpSocket;
     a->destroyed.connect([&] { deleted[0] = true; });
     a->connected.connect([a] { delete a; });

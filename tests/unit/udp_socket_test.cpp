@@ -121,18 +121,6 @@ int readIntFile(const char* path) {
 
 int loopbackIndex() { return NetworkInterface::interfaceIndexFromName("lo"); }
 
-// Runs body on a new thread that has no event loop, while this thread's loop
-// keeps serving; returns once the thread ended (or after timeoutMs).
-bool runOnThreadWithoutALoop(const std::function<void()>& body, int timeoutMs = 10000) {
-  std::atomic<bool> done{false};
-  std::thread worker([&] {
-    body();
-    done = true;
-  });
-  const bool finished = test::runUntil([&] { return done.load(); }, timeoutMs);
-  worker.join();
-  return finished;
-}
 
 // A bound receiver on loopback and a sender.
 struct Pair {
@@ -1083,7 +1071,7 @@ TEST(UdpSocket, ABlockingClientAndServerExchangeDatagramsWithoutALoop) {
       socket.writeDatagram(in.makeReply(in.data() + "!"));
     }
   });
-  const bool finished = runOnThreadWithoutALoop([&] {
+  const bool finished = test::runOnThreadWithoutALoop([&] {
     while (port.load() == 0) std::this_thread::yield();
     UdpSocket client;
     client.connectToHost(kLocalHost, port.load());
