@@ -18,7 +18,7 @@ using detail::Deadline;
 namespace {
 // A read event that took less than this means the traffic is light: the
 // read buffer may be released once emptied (readBufferConsumed).
-constexpr std::size_t kLightReadBurst = 64 * 1024;
+constexpr std::size_t kLightReadBurst = 4 * 1024;
 }  // namespace
 
 AbstractSocket::AbstractSocket(SocketType type, Object* parent)
@@ -146,10 +146,11 @@ void AbstractSocket::setReadBufferSize(std::int64_t size) {
 void AbstractSocket::readBufferConsumed() {
   auto& d = *d_;
   // Light traffic leaves no buffer behind: the buffer goes when it is empty
-  // after a read event that took less than 64 KiB, so an idle connection
+  // after a read event that took less than 4 KiB, so an idle connection
   // holds none (the next small message takes a recycled block from the
-  // allocator). During a bulk transfer it stays: freeing it and growing it
-  // again on every read would touch fresh pages, a page fault per 4 KiB.
+  // allocator). While data streams in, every event takes more and the
+  // buffer stays: freeing and growing it again on every read would give the
+  // memory back to the system and fault fresh pages in, one per 4 KiB.
   if (d.lastReadBurst < kLightReadBurst) readBuffer().releaseIfEmpty();
   if (!d.readable || !d.engine || d.readPending) return;
   d.readPending = true;

@@ -18,8 +18,11 @@ namespace {
 // is read on the next iteration.
 constexpr std::size_t kReadBudget = 1 << 20;
 // A flush that wrote less than this was light traffic: the empty write
-// buffer is released (flushWrites).
-constexpr std::int64_t kLightBurst = 64 * 1024;
+// buffer is released (flushWrites; see AbstractSocket::readBufferConsumed).
+constexpr std::int64_t kLightBurst = 4 * 1024;
+// After heavier writes, an empty write buffer up to this size stays for the
+// next burst (releasing it would fault its pages in again every time).
+constexpr std::size_t kKeepAfterBulk = 1 << 20;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
@@ -457,7 +460,7 @@ bool SocketPrivate::flushWrites() {
     // After light traffic the empty buffer goes (an idle connection holds
     // none; the next small write takes a recycled block from the
     // allocator); during a bulk transfer it stays, see readBufferConsumed().
-    writeBuffer.releaseIfEmpty(written < kLightBurst ? 0 : kLightBurst);
+    writeBuffer.releaseIfEmpty(written < kLightBurst ? 0 : kKeepAfterBulk);
     if (state == SocketState::ClosingState) finishDisconnect();
   }
   return written > 0;
