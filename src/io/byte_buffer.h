@@ -65,9 +65,10 @@ class ByteBuffer {
 
   // Reads from fd with one system call into the writable space plus a stack
   // spill, appending at most maxBytes (0 = no limit): a plain read() into
-  // the buffer when it has 64 KiB free (or the limit fits), a read() into
-  // the spill when the buffer is empty, else readv() into both. Returns the
-  // bytes read, 0 at end of stream, or -1 with errno set (EAGAIN included).
+  // the buffer when the limit fits in it, a read() into the spill when the
+  // buffer is empty with less than 64 KiB free, else readv() into both.
+  // Returns the bytes read, 0 at end of stream, or -1 with errno set
+  // (EAGAIN included).
   ssize_t readFromFd(int fd, std::size_t maxBytes = 0);
   // How many bytes readFromFd(fd, maxBytes) asks the kernel for: a read
   // that returns fewer emptied a stream socket's receive queue.
