@@ -239,10 +239,13 @@ class Signal {
     ++st.emitting;
     const std::size_t count = st.slots.size();
     for (std::size_t i = 0; i < count && st.alive; ++i) {
-      std::shared_ptr<SlotT> slot = st.slots[i];
+      // A plain pointer: the vector keeps every slot alive until the last
+      // emission ends (disconnecting only marks a slot; removal waits for
+      // emitting == 0), even if a slot connects more and the vector grows.
+      SlotT* slot = st.slots[i].get();
       if (!slot->isConnected()) continue;
       if (!slot->hasReceiver) {
-        if (slot->type == ConnectionType::QueuedConnection) queueTo(detail::currentLoopPoster(), slot, args...);
+        if (slot->type == ConnectionType::QueuedConnection) queueTo(detail::currentLoopPoster(), st.slots[i], args...);
         else slot->call(args...);
         continue;
       }
@@ -254,7 +257,7 @@ class Signal {
       const bool direct = slot->type == ConnectionType::DirectConnection ||
                           (slot->type == ConnectionType::AutoConnection && life->isOwnerThread());
       if (direct) slot->call(args...);
-      else queueTo(life->poster, slot, args...);
+      else queueTo(life->poster, st.slots[i], args...);
     }
     --st.emitting;
     if (!st.alive) return false;
