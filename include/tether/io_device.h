@@ -22,14 +22,11 @@
 #include <string>
 #include <string_view>
 
+#include "tether/detail/byte_buffer.h"
 #include "tether/object.h"
 #include "tether/signal.h"
 
 namespace tether {
-
-namespace detail {
-class ByteBuffer;
-}
 
 class IODevice : public Object {
  public:
@@ -161,7 +158,7 @@ class IODevice : public Object {
   // Random-access: the position rollbackTransaction() returns to.
   std::int64_t transactionPos_ = 0;
   bool transactionStarted_ = false;
-  std::unique_ptr<detail::ByteBuffer> buffer_;  // read buffer (sequential devices, ungetChar, transactions)
+  detail::ByteBuffer buffer_;  // read buffer (sequential devices, ungetChar, transactions); allocates only when used
 };
 
 }  // namespace tether

@@ -44,7 +44,6 @@ struct SlotBase {
   std::atomic<bool> connected{true};
   bool isConnected() const { return connected.load(std::memory_order_acquire); }
   void end() { connected.store(false, std::memory_order_release); }
-  virtual ~SlotBase() = default;
 };
 
 }  // namespace detail
@@ -139,26 +138,83 @@ struct MemberSlot {
   }
 };
 
+// One connection. The callable lives in the same allocation as the
+// connection's bookkeeping (SlotFor<F>), so a slot costs one allocation and
+// a call is one indirect jump. No virtual functions: slots are only ever
+// owned by shared_ptrs made for their exact type, which destroy them right.
 template <class... Args>
-struct Slot final : SlotBase {
-  std::function<void(Args&...)> call;
+struct Slot : SlotBase {
+  using Invoke = void (*)(Slot*, Args&...);
+  explicit Slot(Invoke f) : invoke(f) {}
+  void call(Args&... args) { invoke(this, args...); }
+
+  Invoke invoke;
   std::weak_ptr<ObjectLife> receiver;  // expired => the receiver died, the connection is dead
   bool hasReceiver = false;
   ConnectionType type = ConnectionType::AutoConnection;
 };
 
+template <class F, class... Args>
+struct SlotFor final : Slot<Args...> {
+  explicit SlotFor(F f) : Slot<Args...>(&SlotFor::run), fn(std::move(f)) {}
+  static void run(Slot<Args...>* self, Args&... args) { invokePrefix(static_cast<SlotFor*>(self)->fn, args...); }
+  F fn;
+};
+
+// The connections of a signal, in connection order. Most signals that are
+// connected at all have one slot: it is kept in place, and only the second
+// and later ones go to a vector.
+template <class T>
+class SlotList {
+ public:
+  std::size_t size() const { return first_ ? 1 + rest_.size() : 0; }
+  const std::shared_ptr<T>& operator[](std::size_t i) const { return i == 0 ? first_ : rest_[i - 1]; }
+  void push_back(std::shared_ptr<T> slot) {
+    if (!first_) first_ = std::move(slot);
+    else rest_.push_back(std::move(slot));
+  }
+  template <class Pred>
+  void eraseIf(Pred pred) {
+    std::erase_if(rest_, pred);
+    if (first_ && pred(first_)) {
+      if (rest_.empty()) {
+        first_.reset();
+      } else {
+        first_ = std::move(rest_.front());
+        rest_.erase(rest_.begin());
+      }
+    }
+  }
+  void clear() {
+    first_.reset();
+    rest_.clear();
+  }
+
+ private:
+  std::shared_ptr<T> first_;
+  std::vector<std::shared_ptr<T>> rest_;  // empty while first_ is null
+};
+
+// Owned by its Signal, and held by each emission running over it (so an
+// emission survives a slot that destroys the signal's owner). Owner thread
+// only, hence the plain reference count.
 template <class... Args>
 struct SignalState {
-  std::vector<std::shared_ptr<Slot<Args...>>> slots;
+  SlotList<Slot<Args...>> slots;
+  int refs = 1;
   int emitting = 0;
   bool alive = true;
   bool needsCompaction = false;
 
   void compact() {
-    std::erase_if(slots, [](const auto& s) {
-      return !s->isConnected() || (s->hasReceiver && s->receiver.expired());
-    });
+    slots.eraseIf([](const auto& s) { return !s->isConnected() || (s->hasReceiver && s->receiver.expired()); });
     needsCompaction = false;
+  }
+  void endAll() {
+    for (std::size_t i = 0, n = slots.size(); i < n; ++i) slots[i]->end();
+  }
+  static void release(SignalState* st) {
+    if (--st->refs == 0) delete st;
   }
 };
 
@@ -176,14 +232,15 @@ class Signal {
   ~Signal() {
     if (!state_) return;
     state_->alive = false;
-    for (auto& slot : state_->slots) slot->end();
+    state_->endAll();
+    State::release(state_);
   }
 
   // Connects a callable. It is called directly by emit(), or queued to the
   // emitting thread's loop with ConnectionType::QueuedConnection.
   template <class F>
   Connection connect(F&& f, ConnectionType type = ConnectionType::DirectConnection) {
-    return add(wrap(std::forward<F>(f)), {}, false, type);
+    return add(std::forward<F>(f), {}, false, type);
   }
 
   // Connects a callable whose lifetime is tied to `receiver`: the connection
@@ -193,20 +250,20 @@ class Signal {
     requires(!std::is_member_function_pointer_v<std::decay_t<F>>)
   Connection connect(const R* receiver, F&& f,
                      ConnectionType type = ConnectionType::AutoConnection) {
-    return add(wrap(std::forward<F>(f)), lifeOf(receiver), true, type);
+    return add(std::forward<F>(f), lifeOf(receiver), true, type);
   }
 
   // Connects a member function of an Object-derived receiver.
   template <class R, class M>
     requires std::is_member_function_pointer_v<M>
   Connection connect(R* receiver, M method, ConnectionType type = ConnectionType::AutoConnection) {
-    return add(wrap(detail::MemberSlot<R, M>{receiver, method}), lifeOf(receiver), true, type);
+    return add(detail::MemberSlot<R, M>{receiver, method}, lifeOf(receiver), true, type);
   }
 
   // Ends every connection of this signal.
   void disconnectAll() {
     if (!state_) return;
-    for (auto& slot : state_->slots) slot->end();
+    state_->endAll();
     if (state_->emitting == 0) state_->slots.clear();
     else state_->needsCompaction = true;
   }
@@ -214,7 +271,8 @@ class Signal {
   // Ends every connection whose receiver is `receiver`.
   void disconnect(const Object* receiver) {
     if (!state_) return;
-    for (auto& slot : state_->slots) {
+    for (std::size_t i = 0, n = state_->slots.size(); i < n; ++i) {
+      const auto& slot = state_->slots[i];
       auto life = slot->receiver.lock();
       if (slot->hasReceiver && life && life->object == receiver) slot->end();
     }
@@ -224,8 +282,10 @@ class Signal {
 
   bool hasConnections() const {
     if (!state_) return false;
-    for (const auto& slot : state_->slots)
+    for (std::size_t i = 0, n = state_->slots.size(); i < n; ++i) {
+      const auto& slot = state_->slots[i];
       if (slot->isConnected() && !(slot->hasReceiver && slot->receiver.expired())) return true;
+    }
     return false;
   }
 
@@ -234,14 +294,27 @@ class Signal {
   // the emitting code knows not to touch its members any more.
   bool emit(Args... args) const {
     if (!state_) return true;  // never connected: nothing can run, nothing can die
-    std::shared_ptr<State> keep = state_;  // survives the owner's destruction
-    State& st = *keep;
-    ++st.emitting;
+    // The emission holds the state: it survives the owner's destruction by
+    // a slot, and the guard lets go of it even if a slot throws.
+    struct Hold {
+      State* st;
+      explicit Hold(State* s) : st(s) {
+        ++st->refs;
+        ++st->emitting;
+      }
+      ~Hold() {
+        if (--st->emitting == 0 && st->alive && st->needsCompaction) st->compact();
+        State::release(st);
+      }
+      Hold(const Hold&) = delete;
+      Hold& operator=(const Hold&) = delete;
+    } hold(state_);
+    State& st = *state_;
     const std::size_t count = st.slots.size();
     for (std::size_t i = 0; i < count && st.alive; ++i) {
-      // A plain pointer: the vector keeps every slot alive until the last
+      // A plain pointer: the list keeps every slot alive until the last
       // emission ends (disconnecting only marks a slot; removal waits for
-      // emitting == 0), even if a slot connects more and the vector grows.
+      // emitting == 0), even if a slot connects more and the list grows.
       SlotT* slot = st.slots[i].get();
       if (!slot->isConnected()) continue;
       if (!slot->hasReceiver) {
@@ -259,10 +332,7 @@ class Signal {
       if (direct) slot->call(args...);
       else queueTo(life->poster, st.slots[i], args...);
     }
-    --st.emitting;
-    if (!st.alive) return false;
-    if (st.emitting == 0 && st.needsCompaction) st.compact();
-    return true;
+    return st.alive;
   }
 
   bool operator()(Args... args) const { return emit(std::move(args)...); }
@@ -278,26 +348,21 @@ class Signal {
   }
 
   template <class F>
-  static std::function<void(Args&...)> wrap(F&& f) {
-    return [fn = std::forward<F>(f)](Args&... a) mutable { detail::invokePrefix(fn, a...); };
-  }
-
-  Connection add(std::function<void(Args&...)> call, std::weak_ptr<detail::ObjectLife> receiver,
-                 bool withReceiver, ConnectionType type) {
+  Connection add(F&& f, std::weak_ptr<detail::ObjectLife> receiver, bool withReceiver, ConnectionType type) {
     // A receiver that is already gone (e.g. connecting from its destroyed
     // signal) gets no connection at all.
     if (withReceiver && receiver.expired()) return Connection();
-    auto slot = std::make_shared<SlotT>();
-    slot->call = std::move(call);
+    std::shared_ptr<SlotT> slot = std::make_shared<detail::SlotFor<std::decay_t<F>, Args...>>(std::forward<F>(f));
     slot->type = type;
     if (withReceiver) {
       slot->receiver = std::move(receiver);
       slot->hasReceiver = true;
     }
-    if (!state_) state_ = std::make_shared<State>();
+    if (!state_) state_ = new State;
     if (state_->needsCompaction && state_->emitting == 0) state_->compact();
-    state_->slots.push_back(slot);
-    return Connection(slot);
+    Connection handle(slot);
+    state_->slots.push_back(std::move(slot));
+    return handle;
   }
 
   // Copies the arguments and runs the slot later on the poster's thread, if
@@ -316,7 +381,7 @@ class Signal {
     });
   }
 
-  std::shared_ptr<State> state_;
+  State* state_ = nullptr;  // created by the first connect()
 };
 
 }  // namespace tether

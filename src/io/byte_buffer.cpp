@@ -1,4 +1,4 @@
-#include "io/byte_buffer.h"
+#include "tether/detail/byte_buffer.h"
 
 #include <sys/uio.h>
 

@@ -4,7 +4,7 @@
 #include <array>
 #include <cstring>
 
-#include "io/byte_buffer.h"
+#include "tether/detail/byte_buffer.h"
 
 namespace tether {
 
@@ -57,15 +57,14 @@ std::int64_t dropCarriageReturns(char* begin, char* end) {
 
 }  // namespace
 
-IODevice::IODevice(Object* parent)
-    : Object(parent), buffer_(std::make_unique<detail::ByteBuffer>()) {}
+IODevice::IODevice(Object* parent) : Object(parent) {}
 
 IODevice::~IODevice() = default;
 
 bool IODevice::open(OpenMode mode) {
   openMode_ = mode;
-  buffer_->clear();
-  buffer_->releaseIfEmpty();
+  buffer_.clear();
+  buffer_.releaseIfEmpty();
   transactionStarted_ = false;
   transactionPos_ = 0;
   errorString_.clear();
@@ -81,8 +80,8 @@ void IODevice::close() {
   pos_ = 0;
   transactionStarted_ = false;
   transactionPos_ = 0;
-  buffer_->clear();
-  buffer_->releaseIfEmpty();
+  buffer_.clear();
+  buffer_.releaseIfEmpty();
 }
 
 void IODevice::setTextModeEnabled(bool enabled) {
@@ -97,7 +96,7 @@ std::int64_t IODevice::size() const { return isSequential() ? bytesAvailable() :
 
 bool IODevice::seek(std::int64_t pos) {
   if (isSequential() || !isOpen() || pos < 0) return false;
-  moveReadPosition(*buffer_, pos_, pos);
+  moveReadPosition(buffer_, pos_, pos);
   return true;
 }
 
@@ -113,7 +112,7 @@ std::int64_t IODevice::bytesAvailable() const {
 std::int64_t IODevice::bytesToWrite() const { return 0; }
 
 std::int64_t IODevice::bufferedBytes() const {
-  const std::int64_t held = static_cast<std::int64_t>(buffer_->size());
+  const std::int64_t held = static_cast<std::int64_t>(buffer_.size());
   const std::int64_t passed = (isSequential() && transactionStarted_) ? transactionPos_ : 0;
   return std::max<std::int64_t>(held - passed, 0);
 }
@@ -137,13 +136,13 @@ std::int64_t IODevice::readImpl(char* data, std::int64_t maxSize, bool peeking) 
   bool deviceDone = false;
   bool failed = false;
   for (;;) {
-    if (maxSize > 0 && buffer_->size() > offset) {
-      const std::size_t n = std::min(buffer_->size() - offset, static_cast<std::size_t>(maxSize));
-      std::memcpy(data, buffer_->data() + offset, n);
+    if (maxSize > 0 && buffer_.size() > offset) {
+      const std::size_t n = std::min(buffer_.size() - offset, static_cast<std::size_t>(maxSize));
+      std::memcpy(data, buffer_.data() + offset, n);
       if (keep) {
         offset += n;
       } else {
-        buffer_->consume(n);
+        buffer_.consume(n);
         consumed += n;
       }
       if (!sequential) pos_ += static_cast<std::int64_t>(n);
@@ -161,7 +160,7 @@ std::int64_t IODevice::readImpl(char* data, std::int64_t maxSize, bool peeking) 
         const std::int64_t want = std::min(maxSize, kChunk);
         got = readData(chunk.data(), want);
         if (got > 0) {
-          buffer_->append(chunk.data(), static_cast<std::size_t>(got));
+          buffer_.append(chunk.data(), static_cast<std::size_t>(got));
           deviceDone = got < want;
           continue;  // serve them from the buffer
         }
@@ -249,15 +248,15 @@ std::int64_t IODevice::readLine(char* data, std::int64_t maxSize) {
   std::int64_t readSoFar = 0;
 
   // What is buffered first, up to and including a '\n'.
-  if (buffer_->size() > offset) {
-    const std::size_t newline = buffer_->find('\n', offset);
-    std::size_t n = newline == detail::ByteBuffer::npos ? buffer_->size() - offset : newline - offset + 1;
+  if (buffer_.size() > offset) {
+    const std::size_t newline = buffer_.find('\n', offset);
+    std::size_t n = newline == detail::ByteBuffer::npos ? buffer_.size() - offset : newline - offset + 1;
     n = std::min(n, static_cast<std::size_t>(maxSize));
-    std::memcpy(data, buffer_->data() + offset, n);
+    std::memcpy(data, buffer_.data() + offset, n);
     if (inTransaction) {
       transactionPos_ += static_cast<std::int64_t>(n);
     } else {
-      buffer_->consume(n);
+      buffer_.consume(n);
       consumed = true;
     }
     if (!sequential) pos_ += static_cast<std::int64_t>(n);
@@ -331,7 +330,7 @@ std::int64_t IODevice::readLineData(char* data, std::int64_t maxSize) {
 
 bool IODevice::canReadLine() const {
   const std::size_t offset = (isSequential() && transactionStarted_) ? static_cast<std::size_t>(transactionPos_) : 0;
-  return buffer_->find('\n', offset) != detail::ByteBuffer::npos;
+  return buffer_.find('\n', offset) != detail::ByteBuffer::npos;
 }
 
 std::int64_t IODevice::peek(char* data, std::int64_t maxSize) {
@@ -356,9 +355,9 @@ std::int64_t IODevice::skip(std::int64_t maxSize) {
   if ((sequential && transactionStarted_) || isTextModeEnabled()) return IODevice::skipData(maxSize);
 
   std::int64_t skipped = 0;
-  if (!buffer_->empty()) {
-    const std::size_t n = std::min(buffer_->size(), static_cast<std::size_t>(maxSize));
-    buffer_->consume(n);
+  if (!buffer_.empty()) {
+    const std::size_t n = std::min(buffer_.size(), static_cast<std::size_t>(maxSize));
+    buffer_.consume(n);
     if (!sequential) pos_ += static_cast<std::int64_t>(n);
     readBufferConsumed();
     skipped = static_cast<std::int64_t>(n);
@@ -411,7 +410,7 @@ void IODevice::ungetChar(char c) {
     return;
   }
   if (transactionStarted_) return;  // as in Qt: not while a transaction is open
-  buffer_->prepend(&c, 1);
+  buffer_.prepend(&c, 1);
   if (!isSequential() && pos_ > 0) --pos_;
 }
 
@@ -425,7 +424,7 @@ std::int64_t IODevice::write(const char* data, std::int64_t maxSize) {
   if (written > 0 && !isSequential()) {
     pos_ += written;
     // Bytes put back by ungetChar() stood for the positions just overwritten.
-    buffer_->consume(std::min(buffer_->size(), static_cast<std::size_t>(written)));
+    buffer_.consume(std::min(buffer_.size(), static_cast<std::size_t>(written)));
   }
   return written;
 }
@@ -449,7 +448,7 @@ void IODevice::startTransaction() {
 void IODevice::commitTransaction() {
   if (!transactionStarted_) return;
   const bool release = isSequential() && transactionPos_ > 0;
-  if (release) buffer_->consume(std::min(buffer_->size(), static_cast<std::size_t>(transactionPos_)));
+  if (release) buffer_.consume(std::min(buffer_.size(), static_cast<std::size_t>(transactionPos_)));
   transactionStarted_ = false;
   transactionPos_ = 0;
   if (release) readBufferConsumed();
@@ -457,7 +456,7 @@ void IODevice::commitTransaction() {
 
 void IODevice::rollbackTransaction() {
   if (!transactionStarted_) return;
-  if (!isSequential()) moveReadPosition(*buffer_, pos_, transactionPos_);
+  if (!isSequential()) moveReadPosition(buffer_, pos_, transactionPos_);
   transactionStarted_ = false;
   transactionPos_ = 0;
 }
@@ -470,8 +469,8 @@ void IODevice::setOpenMode(OpenMode mode) { openMode_ = mode; }
 
 void IODevice::setErrorString(std::string text) { errorString_ = std::move(text); }
 
-detail::ByteBuffer& IODevice::readBuffer() { return *buffer_; }
+detail::ByteBuffer& IODevice::readBuffer() { return buffer_; }
 
-const detail::ByteBuffer& IODevice::readBuffer() const { return *buffer_; }
+const detail::ByteBuffer& IODevice::readBuffer() const { return buffer_; }
 
 }  // namespace tether

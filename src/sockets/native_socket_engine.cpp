@@ -18,8 +18,9 @@
 #include <cerrno>
 #include <iterator>
 #include <memory>
+#include <optional>
 
-#include "io/byte_buffer.h"
+#include "tether/detail/byte_buffer.h"
 #include "reactor/dispatcher.h"
 #include "sockets/native_datagram_engine.h"
 #include "sockets/socket_engine.h"
@@ -282,9 +283,7 @@ class NativeSocketEngine final : public SocketEngine {
     handler_ = handler;
     dispatcher_ = &dispatcher;
     if (datagrams_) datagrams_->setDispatcher(&dispatcher);
-    watcher_ = std::make_unique<Watcher>(dispatcher, fd_.get(), [this](std::uint32_t events) {
-      handler_->engineEvents(events);
-    });
+    watcher_.emplace(dispatcher, fd_.get(), [this](std::uint32_t events) { handler_->engineEvents(events); });
     // A UDP socket never waits to write (a full send buffer is an error the
     // caller sees), and every datagram sent would raise an EPOLLOUT edge.
     const std::uint32_t interest =
@@ -454,14 +453,16 @@ class NativeSocketEngine final : public SocketEngine {
     return false;
   }
 
+  // What every I/O event touches comes first: with the watcher inside the
+  // engine, an event reaches the socket through one allocation, not two.
   UniqueFd fd_;
   SocketType type_ = SocketType::UnknownSocketType;
   NetworkLayerProtocol protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
-  std::unique_ptr<Watcher> watcher_;
-  EngineHandler* handler_ = nullptr;
-  SocketFailure failure_;
   bool wouldBlock_ = false;
   bool drained_ = false;
+  EngineHandler* handler_ = nullptr;
+  std::optional<Watcher> watcher_;
+  SocketFailure failure_;
   HostAddress localAddress_;
   HostAddress peerAddress_;
   std::uint16_t localPort_ = 0;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "io/byte_buffer.h"
+#include "tether/detail/byte_buffer.h"
 #include "reactor/dispatcher.h"
 #include "sockets/socket_engine.h"
 #include "system/unique_fd.h"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "io/byte_buffer.h"
+#include "tether/detail/byte_buffer.h"
 #include "support/test_support.h"
 #include "tether/buffer.h"
 #include "tether/event_loop.h"
