@@ -40,9 +40,10 @@ void AbstractSocket::connectToHost(std::string_view hostName, std::uint16_t port
     d.note(Note::ErrorOccurred, static_cast<std::int64_t>(OperationError));
     return;
   }
-  d.preferredProtocol = protocol;
-  d.hostName = std::string(hostName);
-  d.port = port;
+  auto& c = d.connectPhase();
+  c.preferredProtocol = protocol;
+  c.hostName = std::string(hostName);
+  c.port = port;
   d.clearWrites();
   d.abortCalled = false;
   d.pendingClose = false;
@@ -56,7 +57,7 @@ void AbstractSocket::connectToHost(std::string_view hostName, std::uint16_t port
   }
   d.peerPort = 0;
   d.peerAddress = HostAddress();
-  d.peerName = d.hostName;
+  d.peerName = c.hostName;
   IODevice::open(mode);
   setErrorString({});
   d.setState(HostLookupState);
@@ -299,7 +300,7 @@ bool AbstractSocket::waitForConnected(int msecs) {
   if (d.state != HostLookupState && d.state != ConnectingState) return false;
   const Deadline deadline(msecs);
   if (d.state == HostLookupState) {
-    if (d.startPending || d.lookupId != -1) {
+    if (d.startPending || d.lookingUp()) {
       d.startPending = false;
       d.abortLookup();
       d.startLookup(true);

@@ -23,20 +23,28 @@ constexpr std::int64_t kLightBurst = 4 * 1024;
 // After heavier writes, an empty write buffer up to this size stays for the
 // next burst (releasing it would fault its pages in again every time).
 constexpr std::size_t kKeepAfterBulk = 1 << 20;
+// Qt's connect timeout per address.
+constexpr int kConnectTimeoutMs = 30000;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
-    : q(owner), bytesWrittenListeners(&owner->bytesWritten), dispatcher(Dispatcher::current()), type(socketType) {
-  connectTimer.callback = [this] {
-    connectTimedOut();
-    flushNotes();
-  };
+    : q(owner), dispatcher(Dispatcher::current()), type(socketType), bytesWrittenListeners(&owner->bytesWritten) {}
+
+SocketPrivate::ConnectPhase& SocketPrivate::connectPhase() {
+  if (!connecting) {
+    connecting = std::make_unique<ConnectPhase>();
+    connecting->timer.callback = [this] {
+      connectTimedOut();
+      flushNotes();
+    };
+  }
+  return *connecting;
 }
 
 SocketPrivate::~SocketPrivate() {
   dispatcher->cancel(this);
   while (flushing-- > 0) dispatcher->leaveDelivery(this);  // destroyed by a slot
-  dispatcher->cancelTimer(&connectTimer);
+  cancelConnectTimer();
   abortLookup();
 }
 
@@ -184,37 +192,40 @@ void SocketPrivate::finishDispatch() {
 
 void SocketPrivate::startLookup(bool blocking) {
   if (state != SocketState::HostLookupState) return;
-  const HostAddress literal(hostName);
+  ConnectPhase& c = connectPhase();
+  const HostAddress literal(c.hostName);
   if (!literal.isNull()) {
     lookupFinished({literal});
     return;
   }
   if (blocking) {
-    lookupFinished(HostInfo::fromName(hostName).addresses());
+    lookupFinished(HostInfo::fromName(c.hostName).addresses());
     return;
   }
-  lookupId = HostInfo::lookupHost(hostName, q, [this](const HostInfo& info) {
-    lookupId = -1;
+  c.lookupId = HostInfo::lookupHost(c.hostName, q, [this](const HostInfo& info) {
+    connecting->lookupId = -1;
     lookupFinished(info.addresses());
     flushNotes();
   });
 }
 
 void SocketPrivate::abortLookup() {
-  if (lookupId != -1) HostInfo::abortHostLookup(lookupId);
-  lookupId = -1;
+  if (!connecting) return;
+  if (connecting->lookupId != -1) HostInfo::abortHostLookup(connecting->lookupId);
+  connecting->lookupId = -1;
 }
 
 void SocketPrivate::lookupFinished(const std::vector<HostAddress>& found) {
   if (state != SocketState::HostLookupState) return;
-  addresses.clear();
+  ConnectPhase& c = connectPhase();
+  c.addresses.clear();
   for (const HostAddress& a : found) {
     const auto p = a.protocol();
-    if (preferredProtocol == NetworkLayerProtocol::AnyIPProtocol || p == preferredProtocol)
-      addresses.push_back(a);
+    if (c.preferredProtocol == NetworkLayerProtocol::AnyIPProtocol || p == c.preferredProtocol)
+      c.addresses.push_back(a);
   }
-  nextAddress = 0;
-  if (addresses.empty()) {
+  c.nextAddress = 0;
+  if (c.addresses.empty()) {
     state = SocketState::UnconnectedState;
     setError(SocketError::HostNotFoundError, text::kHostNotFound);
     note(Note::StateChanged, static_cast<std::int64_t>(state));
@@ -223,7 +234,7 @@ void SocketPrivate::lookupFinished(const std::vector<HostAddress>& found) {
   }
   setState(SocketState::ConnectingState);
   note(Note::HostFound);
-  lastConnectFailure = {SocketError::ConnectionRefusedError, text::kConnectionRefused};
+  c.lastConnectFailure = {SocketError::ConnectionRefusedError, text::kConnectionRefused};
   connectToNextAddress();
 }
 
@@ -238,7 +249,7 @@ bool SocketPrivate::ensureEngine(NetworkLayerProtocol protocol) {
   }
   if (!engine) engine = createNativeSocketEngine();
   if (!engine->create(type, protocol)) {
-    lastConnectFailure = engine->failure();
+    if (connecting) connecting->lastConnectFailure = engine->failure();
     return false;
   }
   applyOptions();
@@ -254,33 +265,34 @@ void SocketPrivate::startWatching() {
 }
 
 void SocketPrivate::connectToNextAddress() {
+  ConnectPhase& c = connectPhase();
   for (;;) {
-    if (nextAddress >= addresses.size()) {
-      dispatcher->cancelTimer(&connectTimer);
+    if (c.nextAddress >= c.addresses.size()) {
+      dispatcher->cancelTimer(&c.timer);
       resetSocketLayer();
       state = SocketState::UnconnectedState;
-      setError(lastConnectFailure);
+      setError(c.lastConnectFailure);
       note(Note::StateChanged, static_cast<std::int64_t>(state));
       note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
       return;
     }
-    const HostAddress host = addresses[nextAddress++];
+    const HostAddress host = c.addresses[c.nextAddress++];
     if (state != SocketState::ConnectingState) setState(SocketState::ConnectingState);
     if (engine && engine->isValid() && engine->protocol() != host.protocol() &&
         engine->protocol() != NetworkLayerProtocol::AnyIPProtocol)
       resetSocketLayer();
     if (!ensureEngine(host.protocol())) continue;
-    switch (engine->connect(host, port)) {
+    switch (engine->connect(host, c.port)) {
       case ConnectResult::Connected:
         startWatching();
         connectionEstablished();
         return;
       case ConnectResult::InProgress:
         startWatching();
-        dispatcher->scheduleTimer(&connectTimer, Clock::now() + std::chrono::milliseconds(connectTimeoutMs));
+        dispatcher->scheduleTimer(&c.timer, Clock::now() + std::chrono::milliseconds(kConnectTimeoutMs));
         return;
       case ConnectResult::Failed:
-        lastConnectFailure = engine->failure();
+        c.lastConnectFailure = engine->failure();
         resetSocketLayer();
         continue;
     }
@@ -295,8 +307,8 @@ void SocketPrivate::testConnection() {
     case ConnectResult::InProgress:
       return;
     case ConnectResult::Failed:
-      dispatcher->cancelTimer(&connectTimer);
-      lastConnectFailure = engine->failure();
+      cancelConnectTimer();
+      connectPhase().lastConnectFailure = engine->failure();
       resetSocketLayer();
       connectToNextAddress();
       return;
@@ -306,7 +318,8 @@ void SocketPrivate::testConnection() {
 void SocketPrivate::connectTimedOut() {
   if (state != SocketState::ConnectingState) return;
   resetSocketLayer();
-  if (nextAddress >= addresses.size()) {
+  const ConnectPhase& c = connectPhase();
+  if (c.nextAddress >= c.addresses.size()) {
     state = SocketState::UnconnectedState;
     setError(SocketError::SocketTimeoutError, text::kConnectionTimedOut);
     note(Note::StateChanged, static_cast<std::int64_t>(state));
@@ -317,7 +330,7 @@ void SocketPrivate::connectTimedOut() {
 }
 
 void SocketPrivate::connectionEstablished() {
-  dispatcher->cancelTimer(&connectTimer);
+  cancelConnectTimer();
   engine->fetchAddresses();
   localAddress = engine->localAddress();
   localPort = engine->localPort();
@@ -469,7 +482,7 @@ bool SocketPrivate::flushWrites() {
 // ------------------------------------------------------------ closing
 
 void SocketPrivate::resetSocketLayer() {
-  dispatcher->cancelTimer(&connectTimer);
+  cancelConnectTimer();
   if (engine) engine->close();
   readable = false;
   hasPendingData = false;

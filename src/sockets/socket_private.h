@@ -139,18 +139,44 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   void resetSocketLayer();
   void abortLookup();
 
+  // Members in the order an I/O event touches them: the first cache lines
+  // serve every message; what only connecting, closing or sendFile() need
+  // comes last (a server with thousands of connections keeps the hot part
+  // of each in cache).
   AbstractSocket* q;
-  // Whose bytesWritten decides whether the note is worth queueing: q's own,
-  // or that of a wrapper that forwards q's (LocalSocket), so that a write
-  // nobody listens to costs no note.
-  const Signal<std::int64_t>* bytesWrittenListeners;
   std::shared_ptr<Dispatcher> dispatcher;
   std::unique_ptr<SocketEngine> engine;
   SocketType type;
   SocketState state = SocketState::UnconnectedState;
   SocketError error = SocketError::UnknownSocketError;
-
+  bool readable = false;       // the kernel may hold unread data (edge-triggered)
+  bool readEof = false;        // end of stream seen
+  bool peerHalfClosed = false; // RDHUP/HUP/ERR seen: read until the end of stream
+  bool eofPending = false;     // end of stream read; handled after the notes before it
+  bool emittingReadyRead = false;
+  bool emittingBytesWritten = false;
+  bool pendingClose = false;   // disconnectFromHost() while looking up / connecting
+  bool abortCalled = false;
+  bool startPending = false;   // connectToHost() waits for the loop to start
+  bool readPending = false;    // resume reading on the next deferred run
+  bool flushPending = false;
+  // Datagram sockets: Qt's "readyRead was emitted and nothing has been read
+  // since" flag (no further readyRead until then).
+  bool hasPendingData = false;
+  int flushing = 0;
+  int dispatching = 0;  // inside engineEvents()
+  int deliveryDepth = 0;  // the loop depth at which the current delivery began
+  std::size_t lastReadBurst = 0;  // bytes the last read event took: light traffic lets the read buffer go
+  std::int64_t readBufferLimit = 0;
+  SmallQueue<Note> notes;
   ByteBuffer writeBuffer;
+  // Whose bytesWritten decides whether the note is worth queueing: q's own,
+  // or that of a wrapper that forwards q's (LocalSocket), so that a write
+  // nobody listens to costs no note.
+  const Signal<std::int64_t>* bytesWrittenListeners;
+  // Datagram sockets: where readiness goes instead of the stream reader.
+  DatagramEvents* datagramEvents = nullptr;
+
   // Files queued by AbstractSocket::sendFile(), in order. A file goes out
   // once the `after` bytes of writeBuffer written before it (counted from
   // the previous file) have left; bytes written after it wait for it.
@@ -171,30 +197,26 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
     writeBuffer.clear();
     dropFileSends();
   }
-  std::int64_t readBufferLimit = 0;
-  bool readable = false;       // the kernel may hold unread data (edge-triggered)
-  bool readEof = false;        // end of stream seen
-  bool peerHalfClosed = false; // RDHUP/HUP/ERR seen: read until the end of stream
-  bool eofPending = false;     // end of stream read; handled after the notes before it
   SocketFailure eofReason;
-  bool emittingReadyRead = false;
-  bool emittingBytesWritten = false;
-  bool pendingClose = false;   // disconnectFromHost() while looking up / connecting
-  bool abortCalled = false;
-  bool startPending = false;   // connectToHost() waits for the loop to start
-  bool readPending = false;    // resume reading on the next deferred run
-  std::size_t lastReadBurst = 0;  // bytes the last read event took: light traffic lets the read buffer go
-  bool flushPending = false;
 
-  std::string hostName;
-  std::uint16_t port = 0;
-  NetworkLayerProtocol preferredProtocol = NetworkLayerProtocol::AnyIPProtocol;
-  std::vector<HostAddress> addresses;
-  std::size_t nextAddress = 0;
-  int lookupId = -1;
-  SocketFailure lastConnectFailure;
-  int connectTimeoutMs = 30000;
-  TimerRecord connectTimer;
+  // What connectToHost() needs until the connection is made: sockets that
+  // were accepted, adopted or only bound never allocate it.
+  struct ConnectPhase {
+    std::string hostName;
+    std::vector<HostAddress> addresses;
+    std::size_t nextAddress = 0;
+    SocketFailure lastConnectFailure;
+    TimerRecord timer;  // the connect timeout
+    int lookupId = -1;
+    std::uint16_t port = 0;
+    NetworkLayerProtocol preferredProtocol = NetworkLayerProtocol::AnyIPProtocol;
+  };
+  std::unique_ptr<ConnectPhase> connecting;
+  ConnectPhase& connectPhase();  // created on first use, kept for the next connectToHost()
+  bool lookingUp() const { return connecting && connecting->lookupId != -1; }
+  void cancelConnectTimer() {
+    if (connecting) dispatcher->cancelTimer(&connecting->timer);
+  }
 
   HostAddress localAddress;
   HostAddress peerAddress;
@@ -202,16 +224,8 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::uint16_t peerPort = 0;
   std::string peerName;
 
-  // Datagram sockets: where readiness goes, and Qt's "readyRead was emitted
-  // and nothing has been read since" flag (no further readyRead until then).
-  DatagramEvents* datagramEvents = nullptr;
-  bool hasPendingData = false;
-
   std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
-  SmallQueue<Note> notes;
-  int flushing = 0;
-  int dispatching = 0;  // inside engineEvents()
-  int deliveryDepth = 0;  // the loop depth at which the current delivery began
+
   // Inside this socket's own I/O event or signal delivery, at the loop level
   // where it began: what is queued now is sent and emitted before the
   // delivery returns, so no deferred call is needed. In a nested loop run
