@@ -24,11 +24,77 @@ bool pointsInto(const char* p, const char* base, std::size_t capacity) {
   return base && p >= base && p < base + capacity;
 }
 
-// A new allocation of `capacity` bytes holding [bytes, bytes + count) at `at`.
-std::unique_ptr<char[]> copiedInto(std::size_t capacity, std::size_t at, const char* bytes, std::size_t count) {
-  auto fresh = std::make_unique_for_overwrite<char[]>(capacity);  // no zero-filling
-  if (count > 0) std::memcpy(fresh.get() + at, bytes, count);
-  return fresh;
+// Large blocks that buffers let go of, kept per thread for the next buffer
+// that needs one. Sockets release their buffers whenever they run empty (an
+// idle connection holds none), and the next message of any connection on
+// the thread takes the block back while it is still in the cache: a server
+// with a thousand connections cycles a few warm blocks instead of touching
+// a thousand cold ones, and a bulk stream does not hand its memory back to
+// the system (and fault it in again) on every event. Small blocks are left
+// to the allocator, whose own per-thread cache does the same for them.
+class BlockCache {
+ public:
+  static constexpr std::size_t kMinBlock = 16 * 1024;
+  static constexpr std::size_t kMaxBytes = 4 * 1024 * 1024;  // all blocks together
+  static constexpr std::size_t kMaxBlocks = 4;
+
+  static bool holds(std::size_t capacity) { return capacity >= kMinBlock && capacity <= kMaxBytes; }
+
+  // Keeps the block (the newest is handed out first); the oldest go back to
+  // the allocator to make room.
+  void put(std::unique_ptr<char[]> block, std::size_t capacity) {
+    while (count_ == kMaxBlocks || bytes_ + capacity > kMaxBytes) dropOldest();
+    blocks_[count_++] = {std::move(block), capacity};
+    bytes_ += capacity;
+  }
+
+  // The newest block of at least `needed` bytes, if one is kept.
+  std::unique_ptr<char[]> take(std::size_t needed, std::size_t* capacity) {
+    for (std::size_t i = count_; i-- > 0;) {
+      if (blocks_[i].capacity < needed) continue;
+      std::unique_ptr<char[]> block = std::move(blocks_[i].data);
+      *capacity = blocks_[i].capacity;
+      bytes_ -= blocks_[i].capacity;
+      for (std::size_t j = i + 1; j < count_; ++j) blocks_[j - 1] = std::move(blocks_[j]);
+      --count_;
+      return block;
+    }
+    return nullptr;
+  }
+
+ private:
+  void dropOldest() {
+    bytes_ -= blocks_[0].capacity;
+    for (std::size_t i = 1; i < count_; ++i) blocks_[i - 1] = std::move(blocks_[i]);
+    blocks_[--count_] = {};
+  }
+
+  struct Block {
+    std::unique_ptr<char[]> data;
+    std::size_t capacity = 0;
+  };
+  Block blocks_[kMaxBlocks];
+  std::size_t count_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+thread_local BlockCache blockCache;
+
+// Storage of at least `needed` bytes: a cached block if one fits, else a new
+// allocation of `wanted` (>= needed) bytes.
+std::unique_ptr<char[]> newStorage(std::size_t needed, std::size_t wanted, std::size_t* capacity) {
+  if (needed >= BlockCache::kMinBlock) {
+    if (auto block = blockCache.take(needed, capacity)) return block;
+  }
+  *capacity = wanted;
+  return std::make_unique_for_overwrite<char[]>(wanted);  // no zero-filling
+}
+
+// Gives storage back: to the thread's cache if it is a block worth keeping.
+void dropStorage(std::unique_ptr<char[]>& storage, std::size_t capacity) {
+  if (!storage) return;
+  if (BlockCache::holds(capacity)) blockCache.put(std::move(storage), capacity);
+  else storage.reset();
 }
 
 }  // namespace
@@ -41,6 +107,7 @@ ByteBuffer::ByteBuffer(ByteBuffer&& other) noexcept
 
 ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept {
   if (this != &other) {
+    dropStorage(storage_, capacity_);
     storage_ = std::move(other.storage_);
     capacity_ = std::exchange(other.capacity_, 0);
     readIndex_ = std::exchange(other.readIndex_, 0);
@@ -49,7 +116,7 @@ ByteBuffer& ByteBuffer::operator=(ByteBuffer&& other) noexcept {
   return *this;
 }
 
-ByteBuffer::~ByteBuffer() = default;
+ByteBuffer::~ByteBuffer() { dropStorage(storage_, capacity_); }
 
 std::size_t ByteBuffer::find(char c, std::size_t from) const {
   if (from >= size()) return npos;
@@ -107,10 +174,8 @@ void ByteBuffer::prepend(const char* p, std::size_t n) {
     if (storage_ && front + readable <= capacity_) {
       std::memmove(storage_.get() + front, data(), readable);
     } else {
-      const std::size_t newCapacity =
-          std::max(capacity_ * 2, front + readable + std::max(writableBytes(), kInitialSize));
-      storage_ = copiedInto(newCapacity, front, data(), readable);
-      capacity_ = newCapacity;
+      const std::size_t needed = front + readable + std::max(writableBytes(), kInitialSize);
+      replaceStorage(needed, std::max(capacity_ * 2, needed), front);
     }
     readIndex_ = front;
     writeIndex_ = front + readable;
@@ -137,16 +202,34 @@ void ByteBuffer::ensureWritable(std::size_t n) {
     std::memmove(storage_.get() + kPrepend, data(), readable);
   } else {
     const std::size_t needed = kPrepend + readable + std::max(n, kInitialSize);
-    const std::size_t newCapacity = std::max(capacity_ * 2, needed);
-    storage_ = copiedInto(newCapacity, kPrepend, data(), readable);
-    capacity_ = newCapacity;
+    replaceStorage(needed, std::max(capacity_ * 2, needed), kPrepend);
   }
   readIndex_ = kPrepend;
   writeIndex_ = kPrepend + readable;
 }
 
+void ByteBuffer::replaceStorage(std::size_t needed, std::size_t wanted, std::size_t at) {
+  std::size_t capacity = 0;
+  std::unique_ptr<char[]> fresh = newStorage(needed, wanted, &capacity);
+  const std::size_t readable = size();
+  if (readable > 0) std::memcpy(fresh.get() + at, data(), readable);
+  dropStorage(storage_, capacity_);
+  storage_ = std::move(fresh);
+  capacity_ = capacity;
+}
+
 ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
   const std::size_t limit = maxBytes == 0 ? std::numeric_limits<std::size_t>::max() : maxBytes;
+  if (!storage_ && limit >= kSpill) {
+    // No storage: a block the thread keeps takes the read directly (with
+    // the spill behind it), which saves copying out of the spill.
+    std::size_t capacity = 0;
+    if (auto block = blockCache.take(kPrepend + kSpill, &capacity)) {
+      storage_ = std::move(block);
+      capacity_ = capacity;
+      readIndex_ = writeIndex_ = kPrepend;
+    }
+  }
   const std::size_t intoBuffer = std::min(writableBytes(), limit);
   const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
 
@@ -204,7 +287,7 @@ std::size_t ByteBuffer::readRoom(std::size_t maxBytes) const {
 
 void ByteBuffer::releaseIfEmpty(std::size_t keepBytes) {
   if (!empty() || capacity_ <= keepBytes) return;
-  storage_.reset();
+  dropStorage(storage_, capacity_);
   capacity_ = 0;
   readIndex_ = writeIndex_ = 0;
 }

@@ -15,12 +15,6 @@ using Note = SocketPrivate::Note;
 
 using detail::Deadline;
 
-namespace {
-// A read event that took less than this means the traffic is light: the
-// read buffer may be released once emptied (readBufferConsumed).
-constexpr std::size_t kLightReadBurst = 4 * 1024;
-}  // namespace
-
 AbstractSocket::AbstractSocket(SocketType type, Object* parent)
     : IODevice(parent), d_(std::make_unique<SocketPrivate>(this, type)) {
   setErrorString(detail::text::kUnknownError);
@@ -146,13 +140,11 @@ void AbstractSocket::setReadBufferSize(std::int64_t size) {
 
 void AbstractSocket::readBufferConsumed() {
   auto& d = *d_;
-  // Light traffic leaves no buffer behind: the buffer goes when it is empty
-  // after a read event that took less than 4 KiB, so an idle connection
-  // holds none (the next small message takes a recycled block from the
-  // allocator). While data streams in, every event takes more and the
-  // buffer stays: freeing and growing it again on every read would give the
-  // memory back to the system and fault fresh pages in, one per 4 KiB.
-  if (d.lastReadBurst < kLightReadBurst) readBuffer().releaseIfEmpty();
+  // An emptied buffer goes at once, so an idle connection holds none: a
+  // small block goes back to the allocator, a large one to the thread's
+  // block cache, where the next read of this or any other connection on the
+  // thread finds it still warm (see ByteBuffer::releaseIfEmpty).
+  readBuffer().releaseIfEmpty();
   if (!d.readable || !d.engine || d.readPending) return;
   d.readPending = true;
   d.requestDeferred();

@@ -17,12 +17,6 @@ namespace {
 // Bytes read per readiness event before yielding to other sockets; the rest
 // is read on the next iteration.
 constexpr std::size_t kReadBudget = 1 << 20;
-// A flush that wrote less than this was light traffic: the empty write
-// buffer is released (flushWrites; see AbstractSocket::readBufferConsumed).
-constexpr std::int64_t kLightBurst = 4 * 1024;
-// After heavier writes, an empty write buffer up to this size stays for the
-// next burst (releasing it would fault its pages in again every time).
-constexpr std::size_t kKeepAfterBulk = 1 << 20;
 // Qt's connect timeout per address.
 constexpr int kConnectTimeoutMs = 30000;
 }  // namespace
@@ -395,7 +389,6 @@ void SocketPrivate::readFromSocket() {
     break;
   }
   if (total > 0) {
-    lastReadBurst = total;
     note(Note::ReadyRead);
   }
   if (closed) {
@@ -470,10 +463,10 @@ bool SocketPrivate::flushWrites() {
   }
   if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
   if (!hasPendingWrites()) {
-    // After light traffic the empty buffer goes (an idle connection holds
-    // none; the next small write takes a recycled block from the
-    // allocator); during a bulk transfer it stays, see readBufferConsumed().
-    writeBuffer.releaseIfEmpty(written < kLightBurst ? 0 : kKeepAfterBulk);
+    // The empty buffer goes, as the read buffer does (see
+    // AbstractSocket::readBufferConsumed): the next write takes a warm block
+    // back from the allocator or the thread's block cache.
+    writeBuffer.releaseIfEmpty();
     if (state == SocketState::ClosingState) finishDisconnect();
   }
   return written > 0;

@@ -166,7 +166,6 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   int flushing = 0;
   int dispatching = 0;  // inside engineEvents()
   int deliveryDepth = 0;  // the loop depth at which the current delivery began
-  std::size_t lastReadBurst = 0;  // bytes the last read event took: light traffic lets the read buffer go
   std::int64_t readBufferLimit = 0;
   SmallQueue<Note> notes;
   ByteBuffer writeBuffer;

@@ -235,6 +235,59 @@ TEST(ByteBuffer, ReleaseIfEmptyKeepsANonEmptyOrSmallBuffer) {
   EXPECT_EQ(b.capacity(), 0u);
 }
 
+TEST(ByteBuffer, AReleasedLargeBlockIsTakenByTheNextBufferThatNeedsOne) {
+  ByteBuffer first;
+  first.append(pattern(100000));
+  const std::size_t capacity = first.capacity();
+  first.consume(first.size());
+  const char* block = first.data() - ByteBuffer::kPrepend;
+  first.releaseIfEmpty();
+  EXPECT_EQ(first.capacity(), 0u);
+
+  ByteBuffer second;
+  second.append(pattern(50000));
+  EXPECT_EQ(second.capacity(), capacity) << "the cached block, not a new 50 KB allocation";
+  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block);
+  EXPECT_EQ(second.view(), pattern(50000));
+}
+
+TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
+  ByteBuffer older;
+  older.append(pattern(200000));
+  older.consume(older.size());
+  ByteBuffer newer;
+  newer.append(pattern(200000));
+  newer.consume(newer.size());
+  const char* newest = newer.data() - ByteBuffer::kPrepend;
+  older.releaseIfEmpty();
+  newer.releaseIfEmpty();
+
+  ByteBuffer small;
+  small.append(pattern(100));
+  EXPECT_EQ(small.capacity(), ByteBuffer::kPrepend + 1024) << "a small buffer is a plain allocation";
+  ByteBuffer large;
+  large.append(pattern(30000));
+  EXPECT_EQ(large.data() - ByteBuffer::kPrepend, newest);
+}
+
+TEST(ByteBuffer, ReadFromFdWithoutStorageReadsIntoACachedBlock) {
+  tether::test::DescriptorLeakCheck leaks;
+  ByteBuffer earlier;
+  earlier.append(pattern(300000));
+  const std::size_t capacity = earlier.capacity();
+  earlier.consume(earlier.size());
+  const char* block = earlier.data() - ByteBuffer::kPrepend;
+  earlier.releaseIfEmpty();
+
+  Pipe p = makePipe();
+  writeAll(p.write.get(), "hello");
+  ByteBuffer b;
+  EXPECT_EQ(b.readFromFd(p.read.get()), 5);
+  EXPECT_EQ(b.view(), "hello");
+  EXPECT_EQ(b.capacity(), capacity);
+  EXPECT_EQ(b.data() - ByteBuffer::kPrepend, block);
+}
+
 TEST(ByteBuffer, ReadFromFdReadsASmallPayload) {
   tether::test::DescriptorLeakCheck leaks;
   Pipe p = makePipe();

@@ -74,12 +74,18 @@ class ByteBuffer {
   // that returns fewer emptied a stream socket's receive queue.
   std::size_t readRoom(std::size_t maxBytes = 0) const;
 
-  // Frees the storage if the buffer is empty and holds more than
-  // keepBytes; an idle connection then costs no buffer memory.
+  // Lets the storage go if the buffer is empty and holds more than
+  // keepBytes; an idle connection then costs no buffer memory. Large blocks
+  // (16 KiB and more) go to a small per-thread cache (4 MiB at most) that
+  // the next buffer needing one takes them from, the rest back to the
+  // allocator.
   void releaseIfEmpty(std::size_t keepBytes = 0);
 
  private:
   void ensureWritable(std::size_t n);
+  // New storage of at least `needed` bytes (`wanted` if newly allocated)
+  // with the readable bytes copied to offset `at`.
+  void replaceStorage(std::size_t needed, std::size_t wanted, std::size_t at);
 
   std::unique_ptr<char[]> storage_;
   std::size_t capacity_ = 0;
