@@ -262,7 +262,7 @@ std::string HostAddress::toString() const {
       host_address_text::appendIPv6(out, ip6_);
       if (!scopeId_.empty()) {
         out.push_back('%');
-        out += scopeId_;
+        out += scopeId_.str();
       }
       break;
     case Protocol::UnknownNetworkLayerProtocol:
@@ -272,7 +272,7 @@ std::string HostAddress::toString() const {
 }
 
 std::string HostAddress::scopeId() const {
-  return protocol_ == Protocol::IPv6Protocol ? scopeId_ : std::string();
+  return protocol_ == Protocol::IPv6Protocol ? scopeId_.str() : std::string();
 }
 
 void HostAddress::setScopeId(std::string_view id) {
@@ -387,7 +387,7 @@ std::pair<HostAddress, int> HostAddress::parseSubnet(std::string_view subnet) {
     if (!address.setAddress(network)) return invalid();
     IPv6Address bytes = address.ip6_;
     clearHostBits(bytes.data(), bytes.size(), prefix);
-    std::string scope = std::move(address.scopeId_);
+    detail::RareString scope = std::move(address.scopeId_);
     address.setIPv6(bytes.data());
     address.scopeId_ = std::move(scope);
     return {std::move(address), prefix};
@@ -527,7 +527,7 @@ socklen_t HostAddress::toSockaddr(std::uint16_t port, sockaddr_storage* out) con
   ip6.sin6_port = htons(port);
   std::memcpy(ip6.sin6_addr.s6_addr, ip6_.data(), ip6_.size());
   if (protocol_ == Protocol::IPv6Protocol && !scopeId_.empty()) {
-    ip6.sin6_scope_id = scopeIndex(scopeId_);
+    ip6.sin6_scope_id = scopeIndex(scopeId_.str());
   }
   std::memcpy(out, &ip6, sizeof ip6);
   return sizeof ip6;

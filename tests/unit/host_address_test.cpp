@@ -450,6 +450,26 @@ TEST(HostAddress, ScopeIdIsParsedKeptAndPrinted) {
   EXPECT_EQ(other.toString(), "fe80::2e0:4cff:fefb:662a");
 }
 
+TEST(HostAddress, CopiesOwnTheirScopeIdAndStayCompact) {
+  // The scope id is kept out of line so that an address is 32 bytes; a copy
+  // still owns its own.
+  static_assert(sizeof(HostAddress) <= 32);
+  HostAddress original("fe80::1%eth0");
+  HostAddress copy(original);
+  HostAddress assigned;
+  assigned = original;
+  copy.setScopeId("lo");
+  assigned.setScopeId("");
+  EXPECT_EQ(original.scopeId(), "eth0");
+  EXPECT_EQ(copy.scopeId(), "lo");
+  EXPECT_EQ(assigned.scopeId(), "");
+  HostAddress moved(std::move(copy));
+  EXPECT_EQ(moved.toString(), "fe80::1%lo");
+  HostAddress& self = original;
+  original = self;
+  EXPECT_EQ(original.scopeId(), "eth0");
+}
+
 TEST(HostAddress, ScopeIdIsOnlyKeptForIPv6) {
   for (HostAddress address : {HostAddress("10.0.0.1"), HostAddress(HostAddress::Any),
                               HostAddress(), HostAddress(HostAddress::AnyIPv4)}) {
