@@ -1,5 +1,7 @@
 #include "tool_test_support.h"
 
+#include "support/test_support.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -219,16 +221,7 @@ TempDir::~TempDir() {
 }
 
 std::string patternBytes(std::size_t size, std::uint64_t seed) {
-  std::string out(size, '\0');
-  std::uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-  for (std::size_t i = 0; i < size; i += 8) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    const std::uint64_t v = x * 0x2545F4914F6CDD1DULL;
-    for (std::size_t j = 0; j < 8 && i + j < size; ++j) out[i + j] = static_cast<char>(v >> (8 * j));
-  }
-  return out;
+  return tether::test::randomBytes(size, seed * 0x9E3779B97F4A7C15ULL + 1);
 }
 
 void writeFile(const std::string& path, const std::string& content, unsigned mode) {
