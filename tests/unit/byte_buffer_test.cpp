@@ -235,23 +235,38 @@ TEST(ByteBuffer, ReleaseIfEmptyKeepsANonEmptyOrSmallBuffer) {
   EXPECT_EQ(b.capacity(), 0u);
 }
 
-TEST(ByteBuffer, AReleasedLargeBlockIsTakenByTheNextBufferThatNeedsOne) {
-  ByteBuffer first;
-  first.append(pattern(100000));
-  const std::size_t capacity = first.capacity();
-  first.consume(first.size());
-  const char* block = first.data() - ByteBuffer::kPrepend;
-  first.releaseIfEmpty();
-  EXPECT_EQ(first.capacity(), 0u);
+namespace {
 
+// A block that a buffer of `bytes` held and let go of (into the thread's
+// block cache): where it starts and how large it is.
+struct ReleasedBlock {
+  const char* start;
+  std::size_t capacity;
+};
+
+ReleasedBlock fillEmptyAndRelease(std::size_t bytes) {
+  ByteBuffer b;
+  b.append(pattern(bytes));
+  b.consume(b.size());
+  const ReleasedBlock block{b.data() - ByteBuffer::kPrepend, b.capacity()};
+  b.releaseIfEmpty();
+  EXPECT_EQ(b.capacity(), 0u);
+  return block;
+}
+
+}  // namespace
+
+TEST(ByteBuffer, AReleasedLargeBlockIsTakenByTheNextBufferThatNeedsOne) {
+  const ReleasedBlock block = fillEmptyAndRelease(100000);
   ByteBuffer second;
   second.append(pattern(50000));
-  EXPECT_EQ(second.capacity(), capacity) << "the cached block, not a new 50 KB allocation";
-  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block);
+  EXPECT_EQ(second.capacity(), block.capacity) << "the cached block, not a new 50 KB allocation";
+  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start);
   EXPECT_EQ(second.view(), pattern(50000));
 }
 
 TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
+  // Both held at once, so that they are two different blocks.
   ByteBuffer older;
   older.append(pattern(200000));
   older.consume(older.size());
@@ -259,9 +274,9 @@ TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
   newer.append(pattern(200000));
   newer.consume(newer.size());
   const char* newest = newer.data() - ByteBuffer::kPrepend;
+  ASSERT_NE(older.data() - ByteBuffer::kPrepend, newest);
   older.releaseIfEmpty();
   newer.releaseIfEmpty();
-
   ByteBuffer small;
   small.append(pattern(100));
   EXPECT_EQ(small.capacity(), ByteBuffer::kPrepend + 1024) << "a small buffer is a plain allocation";
@@ -272,20 +287,14 @@ TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
 
 TEST(ByteBuffer, ReadFromFdWithoutStorageReadsIntoACachedBlock) {
   tether::test::DescriptorLeakCheck leaks;
-  ByteBuffer earlier;
-  earlier.append(pattern(300000));
-  const std::size_t capacity = earlier.capacity();
-  earlier.consume(earlier.size());
-  const char* block = earlier.data() - ByteBuffer::kPrepend;
-  earlier.releaseIfEmpty();
-
+  const ReleasedBlock block = fillEmptyAndRelease(300000);
   Pipe p = makePipe();
   writeAll(p.write.get(), "hello");
   ByteBuffer b;
   EXPECT_EQ(b.readFromFd(p.read.get()), 5);
   EXPECT_EQ(b.view(), "hello");
-  EXPECT_EQ(b.capacity(), capacity);
-  EXPECT_EQ(b.data() - ByteBuffer::kPrepend, block);
+  EXPECT_EQ(b.capacity(), block.capacity);
+  EXPECT_EQ(b.data() - ByteBuffer::kPrepend, block.start);
 }
 
 TEST(ByteBuffer, ReadFromFdReadsASmallPayload) {
