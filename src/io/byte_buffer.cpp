@@ -32,6 +32,12 @@ bool pointsInto(const char* p, const char* base, std::size_t capacity) {
 // a thousand cold ones, and a bulk stream does not hand its memory back to
 // the system (and fault it in again) on every event. Small blocks are left
 // to the allocator, whose own per-thread cache does the same for them.
+//
+// The cache is trivially destructible, so it stays usable while the thread
+// ends: buffers destroyed by other thread-local objects' destructors (a
+// dispatcher deleting its sockets, say) still find it. A separate guard,
+// made with the first cached block, frees what is kept and closes the cache
+// so that later blocks go straight back to the allocator.
 class BlockCache {
  public:
   static constexpr std::size_t kMinBlock = 16 * 1024;
@@ -42,43 +48,67 @@ class BlockCache {
 
   // Keeps the block (the newest is handed out first); the oldest go back to
   // the allocator to make room.
-  void put(std::unique_ptr<char[]> block, std::size_t capacity) {
-    while (count_ == kMaxBlocks || bytes_ + capacity > kMaxBytes) dropOldest();
-    blocks_[count_++] = {std::move(block), capacity};
-    bytes_ += capacity;
-  }
+  void put(std::unique_ptr<char[]> block, std::size_t capacity);
 
   // The newest block of at least `needed` bytes, if one is kept.
   std::unique_ptr<char[]> take(std::size_t needed, std::size_t* capacity) {
     for (std::size_t i = count_; i-- > 0;) {
       if (blocks_[i].capacity < needed) continue;
-      std::unique_ptr<char[]> block = std::move(blocks_[i].data);
+      std::unique_ptr<char[]> block(blocks_[i].data);
       *capacity = blocks_[i].capacity;
-      bytes_ -= blocks_[i].capacity;
-      for (std::size_t j = i + 1; j < count_; ++j) blocks_[j - 1] = std::move(blocks_[j]);
-      --count_;
+      removeAt(i);
       return block;
     }
     return nullptr;
   }
 
+  // The thread is ending: free what is kept, keep nothing more.
+  void close() {
+    closed_ = true;
+    while (count_ > 0) dropOldest();
+  }
+
  private:
   void dropOldest() {
-    bytes_ -= blocks_[0].capacity;
-    for (std::size_t i = 1; i < count_; ++i) blocks_[i - 1] = std::move(blocks_[i]);
+    delete[] blocks_[0].data;
+    removeAt(0);
+  }
+  void removeAt(std::size_t i) {
+    bytes_ -= blocks_[i].capacity;
+    for (std::size_t j = i + 1; j < count_; ++j) blocks_[j - 1] = blocks_[j];
     blocks_[--count_] = {};
   }
 
   struct Block {
-    std::unique_ptr<char[]> data;
-    std::size_t capacity = 0;
+    char* data;  // owned; from new char[]
+    std::size_t capacity;
   };
   Block blocks_[kMaxBlocks];
-  std::size_t count_ = 0;
-  std::size_t bytes_ = 0;
+  std::size_t count_;
+  std::size_t bytes_;
+  bool closed_;
+  bool guarded_;
 };
 
-thread_local BlockCache blockCache;
+constinit thread_local BlockCache blockCache{};
+
+struct BlockCacheGuard {
+  BlockCacheGuard() = default;
+  BlockCacheGuard(const BlockCacheGuard&) = delete;
+  BlockCacheGuard& operator=(const BlockCacheGuard&) = delete;
+  ~BlockCacheGuard() { blockCache.close(); }
+};
+
+void BlockCache::put(std::unique_ptr<char[]> block, std::size_t capacity) {
+  if (closed_) return;  // `block` goes back to the allocator
+  if (!guarded_) {
+    static thread_local BlockCacheGuard guard;
+    guarded_ = true;
+  }
+  while (count_ == kMaxBlocks || bytes_ + capacity > kMaxBytes) dropOldest();
+  blocks_[count_++] = {block.release(), capacity};
+  bytes_ += capacity;
+}
 
 // Storage of at least `needed` bytes: a cached block if one fits, else a new
 // allocation of `wanted` (>= needed) bytes.
