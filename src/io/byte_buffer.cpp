@@ -248,7 +248,7 @@ void ByteBuffer::replaceStorage(std::size_t needed, std::size_t wanted, std::siz
   capacity_ = capacity;
 }
 
-ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
+ByteBuffer::ReadPlan ByteBuffer::planRead(std::size_t maxBytes) {
   const std::size_t limit = maxBytes == 0 ? std::numeric_limits<std::size_t>::max() : maxBytes;
   if (!storage_ && limit >= kSpill) {
     // No storage: a block the thread keeps takes the read directly (with
@@ -262,26 +262,32 @@ ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
   }
   const std::size_t intoBuffer = std::min(writableBytes(), limit);
   const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
-
   // One plain read(2) where one buffer will do: readv's iovec import costs
   // the kernel more than the call itself saves on small messages. (A large
   // empty buffer still takes readv with the spill: reading straight into
   // all of it measured slower for bulk streams.)
+  if (intoSpill == 0) return {ReadPlan::Buffer, intoBuffer, 0};
+  // Nothing held: read into the spill and copy what came (small messages
+  // cost a few bytes of copying; large ones grow the buffer for next time).
+  if (empty() && intoBuffer < kSpill) return {ReadPlan::Spill, 0, std::min(limit, kSpill)};
+  return {ReadPlan::Both, intoBuffer, intoSpill};
+}
+
+ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
+  const ReadPlan plan = planRead(maxBytes);
   ssize_t n;
-  if (intoSpill == 0) {
+  if (plan.kind == ReadPlan::Buffer) {
     do {
-      n = ::read(fd, storage_.get() + writeIndex_, intoBuffer);
+      n = ::read(fd, storage_.get() + writeIndex_, plan.intoBuffer);
     } while (n < 0 && errno == EINTR);
     if (n > 0) writeIndex_ += static_cast<std::size_t>(n);
     return n;
   }
 
   char spill[kSpill];
-  if (empty() && intoBuffer < kSpill) {
-    // Nothing held: read into the spill and copy what came (small messages
-    // cost a few bytes of copying; large ones grow the buffer for next time).
+  if (plan.kind == ReadPlan::Spill) {
     do {
-      n = ::read(fd, spill, std::min(limit, kSpill));
+      n = ::read(fd, spill, plan.intoSpill);
     } while (n < 0 && errno == EINTR);
     if (n > 0) append(spill, static_cast<std::size_t>(n));
     return n;
@@ -289,30 +295,26 @@ ssize_t ByteBuffer::readFromFd(int fd, std::size_t maxBytes) {
 
   iovec vec[2];
   int count = 0;
-  if (intoBuffer > 0) vec[count++] = {storage_.get() + writeIndex_, intoBuffer};
-  vec[count++] = {spill, intoSpill};
+  if (plan.intoBuffer > 0) vec[count++] = {storage_.get() + writeIndex_, plan.intoBuffer};
+  vec[count++] = {spill, plan.intoSpill};
   do {
     n = ::readv(fd, vec, count);
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return n;
 
   const auto got = static_cast<std::size_t>(n);
-  if (got <= intoBuffer) {
+  if (got <= plan.intoBuffer) {
     writeIndex_ += got;
   } else {
-    writeIndex_ += intoBuffer;
-    append(spill, got - intoBuffer);
+    writeIndex_ += plan.intoBuffer;
+    append(spill, got - plan.intoBuffer);
   }
   return n;
 }
 
-std::size_t ByteBuffer::readRoom(std::size_t maxBytes) const {
-  const std::size_t limit = maxBytes == 0 ? std::numeric_limits<std::size_t>::max() : maxBytes;
-  const std::size_t intoBuffer = std::min(writableBytes(), limit);
-  const std::size_t intoSpill = std::min(kSpill, limit - intoBuffer);
-  if (intoSpill == 0) return intoBuffer;
-  if (empty() && intoBuffer < kSpill) return std::min(limit, kSpill);
-  return intoBuffer + intoSpill;
+std::size_t ByteBuffer::readRoom(std::size_t maxBytes) {
+  const ReadPlan plan = planRead(maxBytes);
+  return plan.intoBuffer + plan.intoSpill;
 }
 
 void ByteBuffer::releaseIfEmpty(std::size_t keepBytes) {

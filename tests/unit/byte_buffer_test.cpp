@@ -297,6 +297,24 @@ struct HeldToThreadExit {
 
 }  // namespace
 
+TEST(ByteBuffer, ReadRoomCountsTheCachedBlockTheReadWillTake) {
+  // A buffer without storage reads into a cached block and the spill: the
+  // room it reports must be that, or the engine would take a full read for
+  // "queue emptied" (or a short one for "more waiting").
+  tether::test::DescriptorLeakCheck leaks;
+  const ReleasedBlock block = fillEmptyAndRelease(300000);
+  Pipe p = makePipe(true);
+  ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
+  const std::string payload = pattern(900 * 1024, 3);
+  writeAll(p.write.get(), payload);
+
+  ByteBuffer b;
+  const std::size_t room = b.readRoom();
+  EXPECT_EQ(room, block.capacity - ByteBuffer::kPrepend + ByteBuffer::kSpill);
+  EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(room));
+  EXPECT_EQ(b.view(), payload.substr(0, room));
+}
+
 TEST(ByteBuffer, BuffersDestroyedAtThreadExitGiveTheirBlocksBack) {
   // Under LeakSanitizer (the test command) a block kept by a cache that the
   // thread already tore down would be reported as a leak at exit.

@@ -70,9 +70,11 @@ class ByteBuffer {
   // Returns the bytes read, 0 at end of stream, or -1 with errno set
   // (EAGAIN included).
   ssize_t readFromFd(int fd, std::size_t maxBytes = 0);
-  // How many bytes readFromFd(fd, maxBytes) asks the kernel for: a read
-  // that returns fewer emptied a stream socket's receive queue.
-  std::size_t readRoom(std::size_t maxBytes = 0) const;
+  // How many bytes the next readFromFd(fd, maxBytes) asks the kernel for:
+  // a read that returns fewer emptied a stream socket's receive queue. Not
+  // const: a buffer without storage first takes a cached block, as the read
+  // itself would.
+  std::size_t readRoom(std::size_t maxBytes = 0);
 
   // Lets the storage go if the buffer is empty and holds more than
   // keepBytes; an idle connection then costs no buffer memory. Large blocks
@@ -83,6 +85,13 @@ class ByteBuffer {
 
  private:
   void ensureWritable(std::size_t n);
+  // Where the next read goes, decided once for readFromFd() and readRoom().
+  struct ReadPlan {
+    enum Kind { Buffer, Spill, Both } kind;  // read() into the buffer / read() into the spill / readv() into both
+    std::size_t intoBuffer;
+    std::size_t intoSpill;
+  };
+  ReadPlan planRead(std::size_t maxBytes);
   // New storage of at least `needed` bytes (`wanted` if newly allocated)
   // with the readable bytes copied to offset `at`.
   void replaceStorage(std::size_t needed, std::size_t wanted, std::size_t at);
