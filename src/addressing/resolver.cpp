@@ -348,7 +348,11 @@ class LoopChannel {
     }
     if (it == watchers_.end()) {
       auto watcher = std::make_unique<Watcher>(
-          *dispatcher_, fd, [this, fd](std::uint32_t events) { onSocketEvent(fd, events); });
+          *dispatcher_, fd,
+          [](void* self, const Watcher& w, std::uint32_t events) {
+            static_cast<LoopChannel*>(self)->onSocketEvent(w.fd(), events);
+          },
+          this);
       it = watchers_.emplace(fd, std::move(watcher)).first;
     }
     const std::uint32_t events =

@@ -39,8 +39,13 @@ std::shared_ptr<Dispatcher> Dispatcher::current() {
 
 // ---------------------------------------------------------------- Watcher
 
-Watcher::Watcher(Dispatcher& dispatcher, int fd, Callback callback)
-    : dispatcher_(&dispatcher), fd_(fd), callback_(std::move(callback)) {}
+void Watcher::attach(Dispatcher& dispatcher, int fd, Callback callback, void* context) {
+  unwatch();
+  dispatcher_ = &dispatcher;
+  fd_ = fd;
+  callback_ = callback;
+  context_ = context;
+}
 
 Watcher::~Watcher() { unwatch(); }
 
@@ -282,7 +287,7 @@ bool Dispatcher::runOnce(int timeoutMs) {
     if (ev.data.ptr == this) continue;  // watcher removed during this batch
     auto* watcher = static_cast<Watcher*>(ev.data.ptr);
     handled = true;
-    watcher->callback_(ev.events);
+    watcher->callback_(watcher->context_, *watcher, ev.events);
   }
   activeBatches_.pop_back();
 

@@ -28,12 +28,23 @@ using Clock = std::chrono::steady_clock;
 // and events already collected for it in the current batch are dropped.
 class Watcher {
  public:
-  using Callback = std::function<void(std::uint32_t events)>;
+  // Called with the context given at attach() (a plain function and a
+  // pointer rather than a std::function: a socket's engine carries one
+  // watcher per connection, and the call is one indirect jump).
+  using Callback = void (*)(void* context, const Watcher& watcher, std::uint32_t events);
 
-  Watcher(Dispatcher& dispatcher, int fd, Callback callback);
+  // Unattached: attach() before watch().
+  Watcher() = default;
+  Watcher(Dispatcher& dispatcher, int fd, Callback callback, void* context) {
+    attach(dispatcher, fd, callback, context);
+  }
   ~Watcher();
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
+
+  // (Re)targets the watcher; a registration it had is removed first.
+  void attach(Dispatcher& dispatcher, int fd, Callback callback, void* context);
+  bool isAttached() const { return dispatcher_ != nullptr; }
 
   // Registers (or changes) interest. `events` is a set of EPOLLIN, EPOLLOUT,
   // EPOLLRDHUP, EPOLLPRI; edge-triggered adds EPOLLET. Returns 0 or an errno.
@@ -52,10 +63,11 @@ class Watcher {
 
  private:
   friend class Dispatcher;
-  Dispatcher* dispatcher_;
-  int fd_;
-  Callback callback_;
+  Dispatcher* dispatcher_ = nullptr;
+  int fd_ = -1;
   std::uint32_t events_ = 0;
+  Callback callback_ = nullptr;
+  void* context_ = nullptr;
   bool registered_ = false;
 };
 

@@ -44,7 +44,9 @@ class NotifierHub {
   }
 
   explicit NotifierHub(int fd)
-      : watcher_(*Dispatcher::current(), fd, [this](std::uint32_t events) { dispatch(events); }),
+      : watcher_(*Dispatcher::current(), fd,
+                 [](void* hub, const Watcher&, std::uint32_t events) { static_cast<NotifierHub*>(hub)->dispatch(events); },
+                 this),
         identity_(identify(fd)) {}
 
   ~NotifierHub() {

@@ -111,8 +111,7 @@ bool AbstractSocket::bind(const HostAddress& address, std::uint16_t port, BindMo
     d.engine->close();
     return false;
   }
-  d.localAddress = d.engine->localAddress();
-  d.localPort = d.engine->localPort();
+  d.takeLocalEndpoint();
   d.setState(BoundState);
   if (d.datagramEvents) d.startWatching();  // a bound UDP socket receives
   return true;
@@ -167,10 +166,7 @@ bool AbstractSocket::setSocketDescriptor(int descriptor, SocketState socketState
   d.clearWrites();
   d.abortCalled = d.pendingClose = d.readEof = d.peerHalfClosed = d.eofPending = false;
   IODevice::open(mode);
-  d.localAddress = d.engine->localAddress();
-  d.localPort = d.engine->localPort();
-  d.peerAddress = d.engine->peerAddress();
-  d.peerPort = d.engine->peerPort();
+  d.takeEndpoints();
   if (d.state != socketState) d.setState(socketState);
   d.startWatching();  // edge-triggered registration reports data already waiting
   return true;

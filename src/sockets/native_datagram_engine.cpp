@@ -223,7 +223,7 @@ bool DatagramChannel::fail(int err) {
 }
 
 bool DatagramChannel::failWith(SocketError error, const char* text) {
-  failure_ = {error, text};
+  failure_ = {error, 0, text};
   return false;
 }
 

@@ -70,7 +70,7 @@ class NativeSocketEngine final : public SocketEngine {
     type_ = kind == SOCK_DGRAM ? SocketType::UdpSocket : kind == SOCK_STREAM ? SocketType::TcpSocket
                                                                                : SocketType::UnknownSocketType;
     fd_.reset(descriptor);
-    // The family first: fetchAddresses() reports v4-mapped peers by it.
+    // The family first: addresses of v4-mapped peers are reported by it.
     sockaddr_storage ss{};
     len = sizeof ss;
     protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
@@ -78,8 +78,10 @@ class NativeSocketEngine final : public SocketEngine {
       protocol_ = ss.ss_family == AF_INET ? NetworkLayerProtocol::IPv4Protocol
                   : ss.ss_family == AF_INET6 ? NetworkLayerProtocol::IPv6Protocol
                                              : NetworkLayerProtocol::UnknownNetworkLayerProtocol;
-    if (type_ == SocketType::UdpSocket) datagrams().attach(descriptor, protocol_);
-    fetchAddresses();
+    if (type_ == SocketType::UdpSocket) {
+      datagrams().attach(descriptor, protocol_);
+      rememberLocalPort();
+    }
     return true;
   }
 
@@ -98,8 +100,7 @@ class NativeSocketEngine final : public SocketEngine {
     stopWatching();
     if (datagrams_) datagrams_->detach();
     fd_.reset();
-    localAddress_ = peerAddress_ = HostAddress();
-    localPort_ = peerPort_ = 0;
+    localPort_ = 0;
   }
 
   bool bind(const HostAddress& address, std::uint16_t port, BindMode mode) override {
@@ -122,13 +123,12 @@ class NativeSocketEngine final : public SocketEngine {
     const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
     if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
       return failWith(errno, SocketCall::Bind);
-    fetchAddresses();
+    rememberLocalPort();
     return true;
   }
 
   bool listen(int backlog) override {
     if (::listen(fd_.get(), backlog) != 0) return failWith(errno, SocketCall::Listen);
-    fetchAddresses();
     return true;
   }
 
@@ -142,13 +142,13 @@ class NativeSocketEngine final : public SocketEngine {
     sockaddr_storage ss{};
     const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
     if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {
-      fetchAddresses();
+      rememberLocalPort();
       return ConnectResult::Connected;
     }
     const int err = errno;
     if (err == EINPROGRESS || err == EALREADY || err == EAGAIN) return ConnectResult::InProgress;
     if (err == EISCONN) {
-      fetchAddresses();
+      rememberLocalPort();
       return ConnectResult::Connected;
     }
     failWith(err, SocketCall::Connect);
@@ -168,7 +168,6 @@ class NativeSocketEngine final : public SocketEngine {
         failWith(errno, SocketCall::Connect);
         return ConnectResult::Failed;
       }
-      fetchAddresses();
       return ConnectResult::Connected;
     }
     if (err == EINPROGRESS || err == EALREADY) return ConnectResult::InProgress;
@@ -176,19 +175,27 @@ class NativeSocketEngine final : public SocketEngine {
     return ConnectResult::Failed;
   }
 
-  void fetchAddresses() override {
+  Endpoint localEndpoint() const override {
+    Endpoint e;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-      localAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &localPort_));
+    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return e;
+    e.address = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &e.port));
     // A UDP socket bound to the dual-stack any-address reports it as Any, as
     // Qt does (getsockname() says "::").
     if (type_ == SocketType::UdpSocket && protocol_ == NetworkLayerProtocol::AnyIPProtocol &&
-        localAddress_ == HostAddress(HostAddress::AnyIPv6))
-      localAddress_ = HostAddress::Any;
-    len = sizeof ss;
+        e.address == HostAddress(HostAddress::AnyIPv6))
+      e.address = HostAddress::Any;
+    return e;
+  }
+
+  Endpoint peerEndpoint() const override {
+    Endpoint e;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
     if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
-      peerAddress_ = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &peerPort_));
+      e.address = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &e.port));
+    return e;
   }
 
   ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
@@ -280,29 +287,28 @@ class NativeSocketEngine final : public SocketEngine {
   void shutdownWrite() override { ::shutdown(fd_.get(), SHUT_WR); }
 
   bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {
-    handler_ = handler;
-    dispatcher_ = &dispatcher;
     if (datagrams_) datagrams_->setDispatcher(&dispatcher);
-    watcher_.emplace(dispatcher, fd_.get(), [this](std::uint32_t events) { handler_->engineEvents(events); });
+    // Events go straight to the handler: the engine has nothing to add.
+    watcher_.attach(
+        dispatcher, fd_.get(),
+        [](void* h, const Watcher&, std::uint32_t events) { static_cast<EngineHandler*>(h)->engineEvents(events); },
+        handler);
     // A UDP socket never waits to write (a full send buffer is an error the
     // caller sees), and every datagram sent would raise an EPOLLOUT edge.
     const std::uint32_t interest =
         type_ == SocketType::UdpSocket ? std::uint32_t{EPOLLIN} : std::uint32_t{EPOLLIN | EPOLLOUT | EPOLLRDHUP};
-    const int rc = watcher_->watch(interest, true);
-    if (rc != 0) {
-      watcher_.reset();
-      return failWith(rc, SocketCall::Other);
-    }
+    const int rc = watcher_.watch(interest, true);
+    if (rc != 0) return failWith(rc, SocketCall::Other);
     return true;
   }
 
-  void stopWatching() override { watcher_.reset(); }
+  void stopWatching() override { watcher_.unwatch(); }
 
   bool setOption(SocketOption option, int value) override {
     int level = 0;
     int name = 0;
     if (!optionName(option, &level, &name)) {
-      failure_ = {SocketError::UnsupportedSocketOperationError, "Unsupported socket operation"};
+      failure_ = {SocketError::UnsupportedSocketOperationError, 0, "Unsupported socket operation"};
       return false;
     }
     const bool multicast = option == SocketOption::MulticastTtlOption || option == SocketOption::MulticastLoopbackOption;
@@ -341,10 +347,6 @@ class NativeSocketEngine final : public SocketEngine {
     }
   }
 
-  HostAddress localAddress() const override { return localAddress_; }
-  std::uint16_t localPort() const override { return localPort_; }
-  HostAddress peerAddress() const override { return peerAddress_; }
-  std::uint16_t peerPort() const override { return peerPort_; }
   const SocketFailure& failure() const override { return failure_; }
 
   // --- datagrams: the work is DatagramChannel's (native_datagram_engine.cpp)
@@ -406,7 +408,7 @@ class NativeSocketEngine final : public SocketEngine {
     return false;
   }
   bool failWith(int, SocketCall, SocketError error, const char* text) {
-    failure_ = {error, text};
+    failure_ = {error, 0, text};
     return false;
   }
 
@@ -453,27 +455,29 @@ class NativeSocketEngine final : public SocketEngine {
     return false;
   }
 
+  // UDP: the port received datagrams were sent to (the bound one). Streams
+  // keep no addresses: the socket asks for them when it needs them.
+  void rememberLocalPort() {
+    if (type_ == SocketType::UdpSocket) localPort_ = localEndpoint().port;
+  }
+
   // What every I/O event touches comes first: with the watcher inside the
   // engine, an event reaches the socket through one allocation, not two.
+  // The whole engine of a TCP connection is a cache line and a half.
   UniqueFd fd_;
   SocketType type_ = SocketType::UnknownSocketType;
   NetworkLayerProtocol protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
   bool wouldBlock_ = false;
   bool drained_ = false;
-  EngineHandler* handler_ = nullptr;
-  std::optional<Watcher> watcher_;
-  SocketFailure failure_;
-  HostAddress localAddress_;
-  HostAddress peerAddress_;
   std::uint16_t localPort_ = 0;
-  std::uint16_t peerPort_ = 0;
-  Dispatcher* dispatcher_ = nullptr;
+  Watcher watcher_;
+  SocketFailure failure_;
   // Datagram sockets only: a stream socket does not carry the channel.
   std::unique_ptr<DatagramChannel> datagrams_;
   DatagramChannel& datagrams() {
     if (!datagrams_) {
       datagrams_ = std::make_unique<DatagramChannel>();
-      if (dispatcher_) datagrams_->setDispatcher(dispatcher_);
+      if (watcher_.isAttached()) datagrams_->setDispatcher(&watcher_.dispatcher());
     }
     return *datagrams_;
   }

@@ -63,8 +63,15 @@ class SocketEngine {
   virtual ConnectResult connect(const HostAddress& address, std::uint16_t port) = 0;
   // After the descriptor became writable while connecting: the outcome.
   virtual ConnectResult finishConnect() = 0;
-  // Re-reads local (and, when connected, peer) address and port.
-  virtual void fetchAddresses() = 0;
+  // getsockname() / getpeername() now (a null address and port 0 when the
+  // system has none). Engines keep no copy: the socket layer asks once when
+  // it binds, connects or adopts, and keeps what it needs.
+  struct Endpoint {
+    HostAddress address;
+    std::uint16_t port = 0;
+  };
+  virtual Endpoint localEndpoint() const = 0;
+  virtual Endpoint peerEndpoint() const = 0;
 
   // > 0: bytes appended to `into` (at most maxBytes, 0 = no limit); 0: end of
   // stream; -1: failure, with wouldBlock() telling whether it was EAGAIN.
@@ -101,11 +108,6 @@ class SocketEngine {
   // Blocking wait with no event loop: poll() for readability and/or
   // writability. Returns 1 when ready (flags set), 0 on timeout, -1 on error.
   virtual int waitFor(bool forRead, bool forWrite, int msecs, bool* readReady, bool* writeReady) = 0;
-
-  virtual HostAddress localAddress() const = 0;
-  virtual std::uint16_t localPort() const = 0;
-  virtual HostAddress peerAddress() const = 0;
-  virtual std::uint16_t peerPort() const = 0;
 
   // The last failure.
   virtual const SocketFailure& failure() const = 0;

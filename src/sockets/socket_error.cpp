@@ -7,13 +7,13 @@ namespace tether::detail {
 
 namespace {
 
-SocketFailure fail(SocketError e, const char* text) { return {e, text}; }
+SocketFailure fail(SocketError e, const char* text) { return {e, 0, text}; }
 
 SocketFailure unknown(int err) {
-  // The system's own words for an errno this layer has no mapping for.
-  char buf[256];
-  const char* msg = ::strerror_r(err, buf, sizeof buf);
-  return {SocketError::UnknownSocketError, msg ? msg : text::kUnknownError};
+  // The system's own words for an errno this layer has no mapping for (the
+  // C library's untranslated description, a static string).
+  const char* msg = ::strerrordesc_np(err);
+  return {SocketError::UnknownSocketError, 0, msg ? msg : text::kUnknownError};
 }
 
 SocketFailure resourceOrUnknown(int err) {

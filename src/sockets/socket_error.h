@@ -15,10 +15,14 @@ enum class SocketCall { Create, Bind, Listen, Connect, Accept, Read, Write, Opti
                         Datagram,    // sending or receiving a datagram
                         Multicast }; // joining or leaving a multicast group
 
+// Every text is a string with static storage (the table below, or the C
+// library's own description of an unmapped errno), so a failure is two
+// numbers and a pointer: sockets keep one or two of these for their whole
+// life.
 struct SocketFailure {
   SocketError error = SocketError::UnknownSocketError;
-  std::string text;
   int code = 0;  // the errno it came from, 0 if none
+  const char* text = "";
 };
 
 SocketFailure mapSystemError(int err, SocketCall call);

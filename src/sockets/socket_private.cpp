@@ -228,7 +228,7 @@ void SocketPrivate::lookupFinished(const std::vector<HostAddress>& found) {
   }
   setState(SocketState::ConnectingState);
   note(Note::HostFound);
-  c.lastConnectFailure = {SocketError::ConnectionRefusedError, text::kConnectionRefused};
+  c.lastConnectFailure = {SocketError::ConnectionRefusedError, 0, text::kConnectionRefused};
   connectToNextAddress();
 }
 
@@ -325,11 +325,7 @@ void SocketPrivate::connectTimedOut() {
 
 void SocketPrivate::connectionEstablished() {
   cancelConnectTimer();
-  engine->fetchAddresses();
-  localAddress = engine->localAddress();
-  localPort = engine->localPort();
-  peerAddress = engine->peerAddress();
-  peerPort = engine->peerPort();
+  takeEndpoints();
   setState(SocketState::ConnectedState);
   note(Note::Connected);
   if (pendingClose) {
@@ -395,7 +391,7 @@ void SocketPrivate::readFromSocket() {
     readEof = true;  // nothing more to read; the close itself follows the data
     eofPending = true;
     eofReason = failed ? engine->failure()
-                       : SocketFailure{SocketError::RemoteHostClosedError, text::kRemoteHostClosed};
+                       : SocketFailure{SocketError::RemoteHostClosedError, 0, text::kRemoteHostClosed};
     if (dispatching == 0 && flushing == 0) requestDeferred();
   }
 }

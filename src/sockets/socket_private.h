@@ -221,6 +221,18 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   HostAddress peerAddress;
   std::uint16_t localPort = 0;
   std::uint16_t peerPort = 0;
+  // Asks the engine (a system call each).
+  void takeLocalEndpoint() {
+    SocketEngine::Endpoint e = engine->localEndpoint();
+    localAddress = std::move(e.address);
+    localPort = e.port;
+  }
+  void takeEndpoints() {
+    takeLocalEndpoint();
+    SocketEngine::Endpoint e = engine->peerEndpoint();
+    peerAddress = std::move(e.address);
+    peerPort = e.port;
+  }
   std::string peerName;
 
   std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine

@@ -54,6 +54,7 @@ struct ServerPrivate final : EngineHandler, DeferredCall {
   std::deque<TcpSocket*> pending;
   UniqueFd spare;
   HostAddress requestedAddress;
+  SocketEngine::Endpoint bound;  // what the system says the server listens on
   SocketError error = SocketError::UnknownSocketError;
   std::string errorString;
   int maxPending = 30;
@@ -142,6 +143,7 @@ bool TcpServer::listen(const HostAddress& address, std::uint16_t port) {
     return false;
   }
   d.requestedAddress = address;
+  d.bound = d.engine->localEndpoint();
   d.spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   d.paused = false;
   d.acceptReady = false;
@@ -167,10 +169,10 @@ HostAddress TcpServer::serverAddress() const {
   const auto& d = *d_;
   if (!d.listening()) return HostAddress();
   if (d.requestedAddress == HostAddress(HostAddress::Any)) return d.requestedAddress;
-  return d.engine->localAddress();
+  return d.bound.address;
 }
 
-std::uint16_t TcpServer::serverPort() const { return d_->listening() ? d_->engine->localPort() : 0; }
+std::uint16_t TcpServer::serverPort() const { return d_->listening() ? d_->bound.port : 0; }
 
 void TcpServer::setMaxPendingConnections(int numConnections) {
   d_->maxPending = numConnections;
@@ -215,7 +217,8 @@ bool TcpServer::setSocketDescriptor(int socketDescriptor) {
     d.engine.reset();
     return false;
   }
-  d.requestedAddress = d.engine->localAddress();
+  d.bound = d.engine->localEndpoint();
+  d.requestedAddress = d.bound.address;
   d.spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   d.paused = false;
   d.acceptReady = true;  // connections may be waiting already

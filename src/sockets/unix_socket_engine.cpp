@@ -105,7 +105,9 @@ class UnixSocketEngine final : public SocketEngine {
     own_ = false;
     return native_->finishConnect();
   }
-  void fetchAddresses() override { native_->fetchAddresses(); }
+  // Unix-domain sockets have no host addresses.
+  Endpoint localEndpoint() const override { return {}; }
+  Endpoint peerEndpoint() const override { return {}; }
 
   ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
     own_ = false;
@@ -135,11 +137,6 @@ class UnixSocketEngine final : public SocketEngine {
     return native_->waitFor(forRead, forWrite, msecs, readReady, writeReady);
   }
 
-  // Unix-domain sockets have no host addresses.
-  HostAddress localAddress() const override { return {}; }
-  std::uint16_t localPort() const override { return 0; }
-  HostAddress peerAddress() const override { return {}; }
-  std::uint16_t peerPort() const override { return 0; }
   const SocketFailure& failure() const override { return own_ ? failure_ : native_->failure(); }
 
   // ------------------------------------------------------------ local
@@ -247,7 +244,7 @@ class UnixSocketEngine final : public SocketEngine {
     return failWith(err, SocketCall::Bind);
   }
   bool unsupported() {
-    failure_ = {SocketError::UnsupportedSocketOperationError, text::kOperationNotSupported, 0};
+    failure_ = {SocketError::UnsupportedSocketOperationError, 0, text::kOperationNotSupported};
     own_ = true;
     return false;
   }

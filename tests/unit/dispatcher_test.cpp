@@ -46,12 +46,17 @@ TEST(Dispatcher, NestedLoopInAnEdgeTriggeredCallbackKeepsTheOuterBatchsEvents) {
   Pipe a, b;
   int aCalls = 0;
   int bCalls = 0;
-  detail::Watcher wa(d, a.r.get(), [&](std::uint32_t) {
-    ++aCalls;
-    EventLoop nested;
-    nested.processEvents();  // must not swallow b's pending edge
-  });
-  detail::Watcher wb(d, b.r.get(), [&](std::uint32_t) { ++bCalls; });
+  detail::Watcher wa(
+      d, a.r.get(),
+      [](void* calls, const detail::Watcher&, std::uint32_t) {
+        ++*static_cast<int*>(calls);
+        EventLoop nested;
+        nested.processEvents();  // must not swallow b's pending edge
+      },
+      &aCalls);
+  detail::Watcher wb(
+      d, b.r.get(), [](void* calls, const detail::Watcher&, std::uint32_t) { ++*static_cast<int*>(calls); },
+      &bCalls);
   ASSERT_EQ(wa.watch(EPOLLIN, true), 0);
   ASSERT_EQ(wb.watch(EPOLLIN, true), 0);
   ASSERT_EQ(::write(a.w.get(), "x", 1), 1);
