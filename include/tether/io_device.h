@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "tether/detail/byte_buffer.h"
+#include "tether/detail/rare_string.h"
 #include "tether/object.h"
 #include "tether/signal.h"
 
@@ -152,12 +153,12 @@ class IODevice : public Object {
   std::int64_t readImpl(char* data, std::int64_t maxSize, bool peeking);
 
   OpenMode openMode_ = NotOpen;
-  std::string errorString_;
+  bool transactionStarted_ = false;
+  detail::RareString errorString_;  // set by failures only
   std::int64_t pos_ = 0;            // random-access position
   // Sequential: bytes read since startTransaction() (they stay in buffer_).
   // Random-access: the position rollbackTransaction() returns to.
   std::int64_t transactionPos_ = 0;
-  bool transactionStarted_ = false;
   detail::ByteBuffer buffer_;  // read buffer (sequential devices, ungetChar, transactions); allocates only when used
 };
 

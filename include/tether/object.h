@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -32,7 +33,7 @@ class Object {
   // Both must live on the same thread.
   void setParent(Object* parent);
   // In no particular order.
-  const std::vector<Object*>& children() const { return children_; }
+  const std::vector<Object*>& children() const;
 
   // Schedules deletion on the owner thread's event loop: the object is deleted
   // when control returns to the loop that was running when deleteLater() was
@@ -57,9 +58,10 @@ class Object {
   std::shared_ptr<detail::ObjectLife> life_;  // reset when destruction starts
   std::thread::id thread_;
   Object* parent_ = nullptr;
-  std::size_t indexInParent_ = 0;
-  std::vector<Object*> children_;
+  std::uint32_t indexInParent_ = 0;
   bool deletePending_ = false;
+  // Allocated by the first child: most objects (a server's sockets) have none.
+  std::unique_ptr<std::vector<Object*>> children_;
 };
 
 // A weak pointer to an Object (Qt's QPointer): null once the object is gone.

@@ -148,10 +148,11 @@ struct Slot : SlotBase {
   explicit Slot(Invoke f) : invoke(f) {}
   void call(Args&... args) { invoke(this, args...); }
 
-  Invoke invoke;
-  std::weak_ptr<ObjectLife> receiver;  // expired => the receiver died, the connection is dead
+  // The flags first, beside SlotBase's: the bookkeeping is 32 bytes.
   bool hasReceiver = false;
   ConnectionType type = ConnectionType::AutoConnection;
+  Invoke invoke;
+  std::weak_ptr<ObjectLife> receiver;  // expired => the receiver died, the connection is dead
 };
 
 template <class F, class... Args>
@@ -167,32 +168,40 @@ struct SlotFor final : Slot<Args...> {
 template <class T>
 class SlotList {
  public:
-  std::size_t size() const { return first_ ? 1 + rest_.size() : 0; }
-  const std::shared_ptr<T>& operator[](std::size_t i) const { return i == 0 ? first_ : rest_[i - 1]; }
+  std::size_t size() const { return first_ ? 1 + restSize() : 0; }
+  const std::shared_ptr<T>& operator[](std::size_t i) const { return i == 0 ? first_ : (*rest_)[i - 1]; }
   void push_back(std::shared_ptr<T> slot) {
-    if (!first_) first_ = std::move(slot);
-    else rest_.push_back(std::move(slot));
+    if (!first_) {
+      first_ = std::move(slot);
+      return;
+    }
+    if (!rest_) rest_ = std::make_unique<std::vector<std::shared_ptr<T>>>();
+    rest_->push_back(std::move(slot));
   }
   template <class Pred>
   void eraseIf(Pred pred) {
-    std::erase_if(rest_, pred);
+    if (rest_) std::erase_if(*rest_, pred);
     if (first_ && pred(first_)) {
-      if (rest_.empty()) {
+      if (restSize() == 0) {
         first_.reset();
       } else {
-        first_ = std::move(rest_.front());
-        rest_.erase(rest_.begin());
+        first_ = std::move(rest_->front());
+        rest_->erase(rest_->begin());
       }
     }
+    if (rest_ && rest_->empty()) rest_.reset();
   }
   void clear() {
     first_.reset();
-    rest_.clear();
+    rest_.reset();
   }
 
  private:
+  std::size_t restSize() const { return rest_ ? rest_->size() : 0; }
+
   std::shared_ptr<T> first_;
-  std::vector<std::shared_ptr<T>> rest_;  // empty while first_ is null
+  // The second and later slots; allocated only when there are any.
+  std::unique_ptr<std::vector<std::shared_ptr<T>>> rest_;
 };
 
 // Owned by its Signal, and held by each emission running over it (so an

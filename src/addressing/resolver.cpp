@@ -347,12 +347,7 @@ class LoopChannel {
       return;
     }
     if (it == watchers_.end()) {
-      auto watcher = std::make_unique<Watcher>(
-          *dispatcher_, fd,
-          [](void* self, const Watcher& w, std::uint32_t events) {
-            static_cast<LoopChannel*>(self)->onSocketEvent(w.fd(), events);
-          },
-          this);
+      auto watcher = std::make_unique<FdWatch>(*this, fd);
       it = watchers_.emplace(fd, std::move(watcher)).first;
     }
     const std::uint32_t events =
@@ -386,8 +381,17 @@ class LoopChannel {
   std::uint64_t generation_;
   int status_ = ARES_SUCCESS;
   ares_channel channel_ = nullptr;
-  std::unordered_map<int, std::unique_ptr<Watcher>> watchers_;
-  std::vector<std::unique_ptr<Watcher>> retired_;
+  // One of c-ares's sockets: its events go to onSocketEvent().
+  struct FdWatch final : WatchHandler {
+    FdWatch(LoopChannel& channel, int fd) : owner(channel) { watcher.attach(*channel.dispatcher_, fd, this); }
+    void watchEvents(std::uint32_t events) override { owner.onSocketEvent(watcher.fd(), events); }
+    void unwatch() { watcher.unwatch(); }
+    void watch(std::uint32_t events, bool edgeTriggered) { watcher.watch(events, edgeTriggered); }
+    LoopChannel& owner;
+    Watcher watcher;
+  };
+  std::unordered_map<int, std::unique_ptr<FdWatch>> watchers_;
+  std::vector<std::unique_ptr<FdWatch>> retired_;
   TimerRecord timer_;
   std::unordered_set<Query*> pending_;
   bool cancelling_ = false;

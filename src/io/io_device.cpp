@@ -462,12 +462,12 @@ void IODevice::rollbackTransaction() {
 }
 
 std::string IODevice::errorString() const {
-  return errorString_.empty() ? std::string("Unknown error") : errorString_;
+  return errorString_.empty() ? std::string("Unknown error") : errorString_.str();
 }
 
 void IODevice::setOpenMode(OpenMode mode) { openMode_ = mode; }
 
-void IODevice::setErrorString(std::string text) { errorString_ = std::move(text); }
+void IODevice::setErrorString(std::string text) { errorString_ = text; }
 
 detail::ByteBuffer& IODevice::readBuffer() { return buffer_; }
 

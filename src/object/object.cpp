@@ -23,14 +23,19 @@ Object::~Object() {
   if (parent_) setParent(nullptr);
   // A child removes itself from children_ (swap-and-pop), so always take the
   // last one.
-  while (!children_.empty()) delete children_.back();
+  while (children_ && !children_->empty()) delete children_->back();
+}
+
+const std::vector<Object*>& Object::children() const {
+  static const std::vector<Object*> none;
+  return children_ ? *children_ : none;
 }
 
 void Object::setParent(Object* parent) {
   if (parent == parent_) return;
   assert(!parent || parent->threadId() == threadId());
   if (parent_) {
-    auto& siblings = parent_->children_;
+    auto& siblings = *parent_->children_;
     Object* last = siblings.back();
     siblings[indexInParent_] = last;
     last->indexInParent_ = indexInParent_;
@@ -38,8 +43,9 @@ void Object::setParent(Object* parent) {
   }
   parent_ = parent;
   if (parent_) {
-    indexInParent_ = parent_->children_.size();
-    parent_->children_.push_back(this);
+    if (!parent_->children_) parent_->children_ = std::make_unique<std::vector<Object*>>();
+    indexInParent_ = static_cast<std::uint32_t>(parent_->children_->size());
+    parent_->children_->push_back(this);
   }
 }
 

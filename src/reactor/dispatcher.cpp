@@ -39,12 +39,11 @@ std::shared_ptr<Dispatcher> Dispatcher::current() {
 
 // ---------------------------------------------------------------- Watcher
 
-void Watcher::attach(Dispatcher& dispatcher, int fd, Callback callback, void* context) {
+void Watcher::attach(Dispatcher& dispatcher, int fd, WatchHandler* handler) {
   unwatch();
   dispatcher_ = &dispatcher;
   fd_ = fd;
-  callback_ = callback;
-  context_ = context;
+  handler_ = handler;
 }
 
 Watcher::~Watcher() { unwatch(); }
@@ -287,7 +286,7 @@ bool Dispatcher::runOnce(int timeoutMs) {
     if (ev.data.ptr == this) continue;  // watcher removed during this batch
     auto* watcher = static_cast<Watcher*>(ev.data.ptr);
     handled = true;
-    watcher->callback_(watcher->context_, *watcher, ev.events);
+    watcher->handler_->watchEvents(ev.events);
   }
   activeBatches_.pop_back();
 

@@ -23,28 +23,36 @@ class Dispatcher;
 
 using Clock = std::chrono::steady_clock;
 
+// What a watcher calls with the events epoll reported for its descriptor.
+class WatchHandler {
+ public:
+  virtual void watchEvents(std::uint32_t events) = 0;
+
+ protected:
+  WatchHandler() = default;
+  WatchHandler(const WatchHandler&) = default;
+  WatchHandler& operator=(const WatchHandler&) = default;
+  ~WatchHandler() = default;
+};
+
 // One descriptor registered with the dispatcher's epoll set. Owned by the
 // object that owns the descriptor; destroying it unregisters the descriptor,
 // and events already collected for it in the current batch are dropped.
 class Watcher {
  public:
-  // Called with the context given at attach() (a plain function and a
-  // pointer rather than a std::function: a socket's engine carries one
-  // watcher per connection, and the call is one indirect jump).
-  using Callback = void (*)(void* context, const Watcher& watcher, std::uint32_t events);
-
   // Unattached: attach() before watch().
   Watcher() = default;
-  Watcher(Dispatcher& dispatcher, int fd, Callback callback, void* context) {
-    attach(dispatcher, fd, callback, context);
-  }
+  Watcher(Dispatcher& dispatcher, int fd, WatchHandler* handler) { attach(dispatcher, fd, handler); }
   ~Watcher();
   Watcher(const Watcher&) = delete;
   Watcher& operator=(const Watcher&) = delete;
 
   // (Re)targets the watcher; a registration it had is removed first.
-  void attach(Dispatcher& dispatcher, int fd, Callback callback, void* context);
+  void attach(Dispatcher& dispatcher, int fd, WatchHandler* handler);
   bool isAttached() const { return dispatcher_ != nullptr; }
+  // Changes the descriptor of a watcher that is not watching (an owner that
+  // keeps its descriptor here rather than in a member of its own).
+  void setFd(int fd) { fd_ = fd; }
 
   // Registers (or changes) interest. `events` is a set of EPOLLIN, EPOLLOUT,
   // EPOLLRDHUP, EPOLLPRI; edge-triggered adds EPOLLET. Returns 0 or an errno.
@@ -63,11 +71,11 @@ class Watcher {
 
  private:
   friend class Dispatcher;
+  // 32 bytes: a socket's engine carries one per connection.
   Dispatcher* dispatcher_ = nullptr;
+  WatchHandler* handler_ = nullptr;
   int fd_ = -1;
   std::uint32_t events_ = 0;
-  Callback callback_ = nullptr;
-  void* context_ = nullptr;
   bool registered_ = false;
 };
 

@@ -17,7 +17,7 @@ namespace tether::detail {
 // All notifiers of one descriptor on one thread share one level-triggered
 // watcher whose interest is the union of the enabled notifiers' types (epoll
 // takes a descriptor only once per set).
-class NotifierHub {
+class NotifierHub final : public WatchHandler {
  public:
   static bool attach(SocketNotifier* n) {
     auto& hub = hubs()[n->socket_];
@@ -44,9 +44,7 @@ class NotifierHub {
   }
 
   explicit NotifierHub(int fd)
-      : watcher_(*Dispatcher::current(), fd,
-                 [](void* hub, const Watcher&, std::uint32_t events) { static_cast<NotifierHub*>(hub)->dispatch(events); },
-                 this),
+      : watcher_(*Dispatcher::current(), fd, this),
         identity_(identify(fd)) {}
 
   ~NotifierHub() {
@@ -102,7 +100,7 @@ class NotifierHub {
     return 0;
   }
 
-  void dispatch(std::uint32_t events) {
+  void watchEvents(std::uint32_t events) override {
     // An error or hang-up wakes readers and writers, so they see it on their
     // next read or write, as poll() reports it.
     if (events & (EPOLLERR | EPOLLHUP)) events |= EPOLLIN | EPOLLOUT;

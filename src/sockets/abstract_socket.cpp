@@ -128,7 +128,7 @@ std::uint16_t AbstractSocket::localPort() const { return d_->localPort; }
 HostAddress AbstractSocket::localAddress() const { return d_->localAddress; }
 std::uint16_t AbstractSocket::peerPort() const { return d_->peerPort; }
 HostAddress AbstractSocket::peerAddress() const { return d_->peerAddress; }
-std::string AbstractSocket::peerName() const { return d_->peerName; }
+std::string AbstractSocket::peerName() const { return d_->peerName.str(); }
 std::int64_t AbstractSocket::readBufferSize() const { return d_->readBufferLimit; }
 
 void AbstractSocket::setReadBufferSize(std::int64_t size) {
@@ -174,8 +174,10 @@ bool AbstractSocket::setSocketDescriptor(int descriptor, SocketState socketState
 
 void AbstractSocket::setSocketOption(SocketOption option, int value) {
   auto& d = *d_;
-  std::erase_if(d.options, [option](const auto& o) { return o.first == option; });
-  d.options.emplace_back(option, value);
+  const int index = static_cast<int>(option);
+  if (index < 0 || index >= detail::SocketPrivate::kOptionCount) return;
+  d.optionValues[index] = value;
+  d.optionsSet = static_cast<std::uint8_t>(d.optionsSet | (1u << index));
   if (d.engine && d.engine->isValid()) d.engine->setOption(option, value);
 }
 
@@ -215,7 +217,7 @@ bool AbstractSocket::atEnd() const { return bytesAvailable() == 0; }
 std::int64_t AbstractSocket::bytesAvailable() const { return IODevice::bytesAvailable(); }
 
 std::int64_t AbstractSocket::bytesToWrite() const {
-  return static_cast<std::int64_t>(d_->writeBuffer.size()) + d_->fileBytesToWrite;
+  return static_cast<std::int64_t>(d_->writeBuffer.size()) + d_->fileBytesToWrite();
 }
 
 std::int64_t AbstractSocket::readData(char*, std::int64_t) {
@@ -261,9 +263,10 @@ std::int64_t AbstractSocket::sendFile(int fd, std::int64_t offset, std::int64_t 
     return -1;
   }
   std::size_t before = d.writeBuffer.size();
-  for (const auto& queued : d.fileSends) before -= queued.after;
-  d.fileSends.push_back({std::move(file), offset, count, before});
-  d.fileBytesToWrite += count;
+  if (!d.fileSends) d.fileSends = std::make_unique<detail::SocketPrivate::FileQueue>();
+  for (const auto& queued : d.fileSends->files) before -= queued.after;
+  d.fileSends->files.push_back({std::move(file), offset, count, before});
+  d.fileSends->bytes += count;
   if (!d.flushPending) {
     d.flushPending = true;  // sent with the loop's next gathered write
     if (!d.deliveringHere()) d.requestDeferred();
@@ -277,7 +280,7 @@ void AbstractSocket::setLocalPort(std::uint16_t port) { d_->localPort = port; }
 void AbstractSocket::setLocalAddress(const HostAddress& address) { d_->localAddress = address; }
 void AbstractSocket::setPeerPort(std::uint16_t port) { d_->peerPort = port; }
 void AbstractSocket::setPeerAddress(const HostAddress& address) { d_->peerAddress = address; }
-void AbstractSocket::setPeerName(std::string_view name) { d_->peerName = std::string(name); }
+void AbstractSocket::setPeerName(std::string_view name) { d_->peerName = name; }
 
 // ------------------------------------------------------------ blocking
 

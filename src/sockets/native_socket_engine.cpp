@@ -24,7 +24,6 @@
 #include "reactor/dispatcher.h"
 #include "sockets/native_datagram_engine.h"
 #include "sockets/socket_engine.h"
-#include "system/unique_fd.h"
 
 namespace tether::detail {
 
@@ -40,7 +39,7 @@ class NativeSocketEngine final : public SocketEngine {
     const int kind = type == SocketType::UdpSocket ? SOCK_DGRAM : SOCK_STREAM;
     const int fd = ::socket(family, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return failWith(errno, SocketCall::Create);
-    fd_.reset(fd);
+    watcher_.setFd(fd);
     type_ = type;
     protocol_ = protocol;
     if (family == AF_INET6) {
@@ -69,7 +68,7 @@ class NativeSocketEngine final : public SocketEngine {
     ::fcntl(descriptor, F_SETFD, FD_CLOEXEC);
     type_ = kind == SOCK_DGRAM ? SocketType::UdpSocket : kind == SOCK_STREAM ? SocketType::TcpSocket
                                                                                : SocketType::UnknownSocketType;
-    fd_.reset(descriptor);
+    watcher_.setFd(descriptor);
     // The family first: addresses of v4-mapped peers are reported by it.
     sockaddr_storage ss{};
     len = sizeof ss;
@@ -85,21 +84,24 @@ class NativeSocketEngine final : public SocketEngine {
     return true;
   }
 
-  int descriptor() const override { return fd_.get(); }
-  bool isValid() const override { return fd_.valid(); }
+  int descriptor() const override { return socketFd(); }
+  bool isValid() const override { return socketFd() >= 0; }
   SocketType socketType() const override { return type_; }
   NetworkLayerProtocol protocol() const override { return protocol_; }
 
   int release() override {
     stopWatching();
     if (datagrams_) datagrams_->detach();
-    return fd_.release();
+    const int fd = watcher_.fd();
+    watcher_.setFd(-1);
+    return fd;
   }
 
   void close() override {
     stopWatching();
     if (datagrams_) datagrams_->detach();
-    fd_.reset();
+    if (socketFd() >= 0) ::close(socketFd());
+    watcher_.setFd(-1);
     localPort_ = 0;
   }
 
@@ -111,29 +113,29 @@ class NativeSocketEngine final : public SocketEngine {
     // an exclusive binding stays exclusive.
     if (type_ == SocketType::UdpSocket && (mode & DontShareAddress) && !(mode & ShareAddress)) {
       int off = 0;
-      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+      ::setsockopt(socketFd(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
     } else if (mode & (ShareAddress | ReuseAddressHint)) {
       int on = 1;
-      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+      ::setsockopt(socketFd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     } else if (mode & DontShareAddress) {
       int off = 0;
-      ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+      ::setsockopt(socketFd(), SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
     }
     sockaddr_storage ss{};
     const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
-    if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    if (::bind(socketFd(), reinterpret_cast<sockaddr*>(&ss), len) != 0)
       return failWith(errno, SocketCall::Bind);
     rememberLocalPort();
     return true;
   }
 
   bool listen(int backlog) override {
-    if (::listen(fd_.get(), backlog) != 0) return failWith(errno, SocketCall::Listen);
+    if (::listen(socketFd(), backlog) != 0) return failWith(errno, SocketCall::Listen);
     return true;
   }
 
   int accept() override {
-    const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int fd = ::accept4(socketFd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) failWith(errno, SocketCall::Accept);
     return fd;
   }
@@ -141,7 +143,7 @@ class NativeSocketEngine final : public SocketEngine {
   ConnectResult connect(const HostAddress& address, std::uint16_t port) override {
     sockaddr_storage ss{};
     const socklen_t len = forSocketFamily(address).toSockaddr(port, &ss);
-    if (::connect(fd_.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {
+    if (::connect(socketFd(), reinterpret_cast<sockaddr*>(&ss), len) == 0) {
       rememberLocalPort();
       return ConnectResult::Connected;
     }
@@ -158,12 +160,12 @@ class NativeSocketEngine final : public SocketEngine {
   ConnectResult finishConnect() override {
     int err = 0;
     socklen_t len = sizeof err;
-    if (::getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (::getsockopt(socketFd(), SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err == 0) {
       // Writable with no error can still mean "not yet" on a spurious wake-up.
       sockaddr_storage ss{};
       socklen_t sl = sizeof ss;
-      if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &sl) != 0) {
+      if (::getpeername(socketFd(), reinterpret_cast<sockaddr*>(&ss), &sl) != 0) {
         if (errno == ENOTCONN) return ConnectResult::InProgress;
         failWith(errno, SocketCall::Connect);
         return ConnectResult::Failed;
@@ -179,7 +181,7 @@ class NativeSocketEngine final : public SocketEngine {
     Endpoint e;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return e;
+    if (::getsockname(socketFd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return e;
     e.address = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &e.port));
     // A UDP socket bound to the dual-stack any-address reports it as Any, as
     // Qt does (getsockname() says "::").
@@ -193,7 +195,7 @@ class NativeSocketEngine final : public SocketEngine {
     Endpoint e;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if (::getpeername(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
+    if (::getpeername(socketFd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)
       e.address = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &e.port));
     return e;
   }
@@ -202,7 +204,7 @@ class NativeSocketEngine final : public SocketEngine {
     wouldBlock_ = false;
     const std::size_t asked = into.readRoom(maxBytes);  // what one read can take
     for (;;) {
-      const ssize_t n = into.readFromFd(fd_.get(), maxBytes);
+      const ssize_t n = into.readFromFd(socketFd(), maxBytes);
       // A stream read that returns less than it had room for emptied the
       // receive queue: new data raises a new edge.
       if (n >= 0) {
@@ -226,12 +228,12 @@ class NativeSocketEngine final : public SocketEngine {
       // goes with send(), which spares the kernel the iovec import.
       ssize_t n;
       if (count == 1) {
-        n = ::send(fd_.get(), buffers[0].iov_base, buffers[0].iov_len, MSG_NOSIGNAL);
+        n = ::send(socketFd(), buffers[0].iov_base, buffers[0].iov_len, MSG_NOSIGNAL);
       } else {
         msghdr msg{};
         msg.msg_iov = const_cast<iovec*>(buffers);
         msg.msg_iovlen = static_cast<std::size_t>(count);
-        n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+        n = ::sendmsg(socketFd(), &msg, MSG_NOSIGNAL);
       }
       if (n >= 0) return n;
       if (errno == EINTR) continue;
@@ -264,7 +266,7 @@ class NativeSocketEngine final : public SocketEngine {
     // The kernel sends at most 0x7ffff000 bytes per call.
     const auto want = static_cast<std::size_t>(std::min<std::int64_t>(count, 0x7ffff000));
     do {
-      n = ::sendfile(fd_.get(), fd, &at, want);
+      n = ::sendfile(socketFd(), fd, &at, want);
     } while (n < 0 && errno == EINTR);
     const int err = errno;
     if (n < 0 && err == EPIPE && !alreadyPending) {
@@ -284,15 +286,12 @@ class NativeSocketEngine final : public SocketEngine {
   bool wouldBlock() const override { return wouldBlock_; }
   bool lastReadDrained() const override { return drained_; }
 
-  void shutdownWrite() override { ::shutdown(fd_.get(), SHUT_WR); }
+  void shutdownWrite() override { ::shutdown(socketFd(), SHUT_WR); }
 
   bool startWatching(Dispatcher& dispatcher, EngineHandler* handler) override {
     if (datagrams_) datagrams_->setDispatcher(&dispatcher);
     // Events go straight to the handler: the engine has nothing to add.
-    watcher_.attach(
-        dispatcher, fd_.get(),
-        [](void* h, const Watcher&, std::uint32_t events) { static_cast<EngineHandler*>(h)->engineEvents(events); },
-        handler);
+    watcher_.attach(dispatcher, socketFd(), handler);
     // A UDP socket never waits to write (a full send buffer is an error the
     // caller sees), and every datagram sent would raise an EPOLLOUT edge.
     const std::uint32_t interest =
@@ -313,10 +312,10 @@ class NativeSocketEngine final : public SocketEngine {
     }
     const bool multicast = option == SocketOption::MulticastTtlOption || option == SocketOption::MulticastLoopbackOption;
     if (option == SocketOption::MulticastLoopbackOption) value = value != 0 ? 1 : 0;  // IPv6 takes only 0 and 1
-    if (::setsockopt(fd_.get(), level, name, &value, sizeof value) != 0) return failWith(errno, SocketCall::Option);
+    if (::setsockopt(socketFd(), level, name, &value, sizeof value) != 0) return failWith(errno, SocketCall::Option);
     if (multicast && protocol_ == NetworkLayerProtocol::AnyIPProtocol) {
       // A dual-stack socket sends IPv4 multicast with the IPv4 options.
-      ::setsockopt(fd_.get(), IPPROTO_IP,
+      ::setsockopt(socketFd(), IPPROTO_IP,
                    option == SocketOption::MulticastTtlOption ? IP_MULTICAST_TTL : IP_MULTICAST_LOOP, &value,
                    sizeof value);
     }
@@ -329,13 +328,13 @@ class NativeSocketEngine final : public SocketEngine {
     if (!optionName(option, &level, &name)) return -1;
     int value = 0;
     socklen_t len = sizeof value;
-    if (::getsockopt(fd_.get(), level, name, &value, &len) != 0) return -1;
+    if (::getsockopt(socketFd(), level, name, &value, &len) != 0) return -1;
     return value;
   }
 
   int waitFor(bool forRead, bool forWrite, int msecs, bool* readReady, bool* writeReady) override {
     pollfd p{};
-    p.fd = fd_.get();
+    p.fd = socketFd();
     p.events = static_cast<short>((forRead ? POLLIN : 0) | (forWrite ? POLLOUT : 0));
     for (;;) {
       const int rc = ::poll(&p, 1, msecs);
@@ -461,12 +460,15 @@ class NativeSocketEngine final : public SocketEngine {
     if (type_ == SocketType::UdpSocket) localPort_ = localEndpoint().port;
   }
 
+  // The descriptor, owned by the engine, is kept in the watcher (it watches
+  // it whenever the socket is in an event loop).
+  int socketFd() const { return watcher_.fd(); }
+
   // What every I/O event touches comes first: with the watcher inside the
   // engine, an event reaches the socket through one allocation, not two.
-  // The whole engine of a TCP connection is a cache line and a half.
-  UniqueFd fd_;
-  SocketType type_ = SocketType::UnknownSocketType;
-  NetworkLayerProtocol protocol_ = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
+  // The whole engine of a TCP connection is 72 bytes.
+  SocketType type_ : 8 = SocketType::UnknownSocketType;
+  NetworkLayerProtocol protocol_ : 8 = NetworkLayerProtocol::UnknownNetworkLayerProtocol;
   bool wouldBlock_ = false;
   bool drained_ = false;
   std::uint16_t localPort_ = 0;
@@ -482,6 +484,10 @@ class NativeSocketEngine final : public SocketEngine {
     return *datagrams_;
   }
 };
+
+// A server holds one engine per connection (W7 in bench/ budgets 1 KiB per
+// idle connection in all).
+static_assert(sizeof(NativeSocketEngine) <= 72, "the native engine grew: see the per-connection budget");
 
 }  // namespace
 

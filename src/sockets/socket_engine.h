@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "reactor/dispatcher.h"
 #include "sockets/socket_error.h"
 #include "tether/host_address.h"
 #include "tether/network_datagram.h"
@@ -23,18 +24,10 @@ namespace tether::detail {
 class ByteBuffer;
 class Dispatcher;
 
-class EngineHandler {
- public:
-  // `events` is the epoll event set (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR,
-  // EPOLLHUP) delivered edge-triggered.
-  virtual void engineEvents(std::uint32_t events) = 0;
-
- protected:
-  EngineHandler() = default;
-  EngineHandler(const EngineHandler&) = default;
-  EngineHandler& operator=(const EngineHandler&) = default;
-  virtual ~EngineHandler() = default;
-};
+// Receives an engine's readiness: its watchEvents() is given the epoll event
+// set (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLERR, EPOLLHUP), edge-triggered.
+// The native engine's watcher calls it directly.
+using EngineHandler = WatchHandler;
 
 enum class ConnectResult { Connected, InProgress, Failed };
 

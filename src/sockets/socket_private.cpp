@@ -22,7 +22,7 @@ constexpr int kConnectTimeoutMs = 30000;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
-    : q(owner), dispatcher(Dispatcher::current()), type(socketType), bytesWrittenListeners(&owner->bytesWritten) {}
+    : type(socketType), q(owner), dispatcher(Dispatcher::current()), bytesWrittenListeners(&owner->bytesWritten) {}
 
 SocketPrivate::ConnectPhase& SocketPrivate::connectPhase() {
   if (!connecting) {
@@ -146,7 +146,7 @@ void SocketPrivate::runDeferred() {
   flushNotes();
 }
 
-void SocketPrivate::engineEvents(std::uint32_t events) {
+void SocketPrivate::watchEvents(std::uint32_t events) {
   // While dispatching, notes and writes made by our own slots need no
   // deferred call: they are handled below, while the socket is still hot in
   // the cache, in one gathered write.
@@ -251,7 +251,8 @@ bool SocketPrivate::ensureEngine(NetworkLayerProtocol protocol) {
 }
 
 void SocketPrivate::applyOptions() {
-  for (const auto& [option, value] : options) engine->setOption(option, value);
+  for (int i = 0; i < kOptionCount; ++i)
+    if (optionsSet & (1u << i)) engine->setOption(static_cast<SocketOption>(i), optionValues[i]);
 }
 
 void SocketPrivate::startWatching() {
@@ -414,16 +415,19 @@ bool SocketPrivate::flushWrites() {
     return false;
   std::int64_t written = 0;
   while (hasPendingWrites()) {
-    FileSend* file = fileSends.empty() ? nullptr : &fileSends.front();
+    FileSend* file = fileSends ? &fileSends->files.front() : nullptr;
     ssize_t n;
     if (file && file->after == 0) {
       n = engine->sendFile(file->file.get(), file->offset, file->remaining);
       if (n > 0) {
         file->offset += n;
         file->remaining -= n;
-        fileBytesToWrite -= n;
+        fileSends->bytes -= n;
         written += n;
-        if (file->remaining == 0) fileSends.pop_front();
+        if (file->remaining == 0) {
+          fileSends->files.pop_front();
+          if (fileSends->files.empty()) fileSends.reset();
+        }
         continue;
       }
     } else {

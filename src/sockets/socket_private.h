@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tether/detail/byte_buffer.h"
+#include "tether/detail/rare_string.h"
 #include "reactor/dispatcher.h"
 #include "sockets/socket_engine.h"
 #include "system/unique_fd.h"
@@ -73,9 +74,9 @@ class SmallQueue {
 
   T inline_[Inline] = {};
   std::unique_ptr<T[]> heap_;
-  std::size_t capacity_ = Inline;
-  std::size_t head_ = 0;
-  std::size_t count_ = 0;
+  std::uint32_t capacity_ = Inline;
+  std::uint32_t head_ = 0;
+  std::uint32_t count_ = 0;
 };
 
 struct SocketPrivate final : EngineHandler, DeferredCall {
@@ -84,13 +85,16 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   SocketPrivate(const SocketPrivate&) = delete;
   SocketPrivate& operator=(const SocketPrivate&) = delete;
 
-  // A signal waiting to be emitted, in order.
+  // A signal waiting to be emitted, in order: eight bytes, so four wait
+  // inside the socket in half a cache line. The value is a state, an error
+  // or a byte count (56 bits hold any count a socket can write).
   struct Note {
-    enum Kind { StateChanged, HostFound, Connected, Disconnected, ErrorOccurred, ReadyRead,
-                BytesWritten, ReadChannelFinished };
-    Kind kind;
-    std::int64_t value = 0;
+    enum Kind : std::uint8_t { StateChanged, HostFound, Connected, Disconnected, ErrorOccurred, ReadyRead,
+                               BytesWritten, ReadChannelFinished };
+    Kind kind : 8;
+    std::int64_t value : 56;
   };
+  static_assert(sizeof(Note) == 8);
 
   // A socket adopted by TcpServer is handed to the application already
   // connected: it must not later report a stateChanged(ConnectedState) that
@@ -112,7 +116,7 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   void timedOut();
 
   // --- event loop entry points
-  void engineEvents(std::uint32_t events) override;
+  void watchEvents(std::uint32_t events) override;
   void runDeferred() override;
   // Emits the notes of an I/O event, then sends what the slots wrote.
   void finishDispatch();
@@ -142,13 +146,8 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // Members in the order an I/O event touches them: the first cache lines
   // serve every message; what only connecting, closing or sendFile() need
   // comes last (a server with thousands of connections keeps the hot part
-  // of each in cache).
-  AbstractSocket* q;
-  std::shared_ptr<Dispatcher> dispatcher;
-  std::unique_ptr<SocketEngine> engine;
-  SocketType type;
-  SocketState state = SocketState::UnconnectedState;
-  SocketError error = SocketError::UnknownSocketError;
+  // of each in cache). The one-byte flags come first, where they fill the
+  // bytes the base classes leave free.
   bool readable = false;       // the kernel may hold unread data (edge-triggered)
   bool readEof = false;        // end of stream seen
   bool peerHalfClosed = false; // RDHUP/HUP/ERR seen: read until the end of stream
@@ -163,9 +162,16 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // Datagram sockets: Qt's "readyRead was emitted and nothing has been read
   // since" flag (no further readyRead until then).
   bool hasPendingData = false;
+  std::uint8_t optionsSet = 0;  // a bit per SocketOption in optionValues
+  SocketType type;
+  SocketState state = SocketState::UnconnectedState;
+  SocketError error = SocketError::UnknownSocketError;
   int flushing = 0;
-  int dispatching = 0;  // inside engineEvents()
+  int dispatching = 0;  // inside watchEvents()
   int deliveryDepth = 0;  // the loop depth at which the current delivery began
+  AbstractSocket* q;
+  std::shared_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<SocketEngine> engine;
   std::int64_t readBufferLimit = 0;
   SmallQueue<Note> notes;
   ByteBuffer writeBuffer;
@@ -185,13 +191,15 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
     std::int64_t remaining = 0;
     std::size_t after = 0;
   };
-  std::list<FileSend> fileSends;  // rarely used: a list allocates nothing while empty
-  std::int64_t fileBytesToWrite = 0;
-  bool hasPendingWrites() const { return !writeBuffer.empty() || !fileSends.empty(); }
-  void dropFileSends() {
-    fileSends.clear();
-    fileBytesToWrite = 0;
-  }
+  // Rarely used: allocated by the first sendFile(), freed when it is empty.
+  struct FileQueue {
+    std::list<FileSend> files;
+    std::int64_t bytes = 0;  // what the files still have to send
+  };
+  std::unique_ptr<FileQueue> fileSends;
+  std::int64_t fileBytesToWrite() const { return fileSends ? fileSends->bytes : 0; }
+  bool hasPendingWrites() const { return !writeBuffer.empty() || fileSends; }
+  void dropFileSends() { fileSends.reset(); }
   void clearWrites() {
     writeBuffer.clear();
     dropFileSends();
@@ -233,9 +241,14 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
     peerAddress = std::move(e.address);
     peerPort = e.port;
   }
-  std::string peerName;
+  RareString peerName;  // set by connectToHost() with a name, or setPeerName()
 
-  std::vector<std::pair<SocketOption, int>> options;  // applied to every new engine
+  // Options set by setSocketOption(), applied to every new engine: a value
+  // per option and a bit in optionsSet per option set (no allocation for
+  // the common LowDelayOption of a server's sockets).
+  static constexpr int kOptionCount = static_cast<int>(SocketOption::PathMtuSocketOption) + 1;
+  static_assert(kOptionCount <= 8);
+  int optionValues[kOptionCount] = {};
 
   // Inside this socket's own I/O event or signal delivery, at the loop level
   // where it began: what is queued now is sent and emitted before the

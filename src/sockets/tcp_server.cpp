@@ -24,7 +24,7 @@ struct ServerPrivate final : EngineHandler, DeferredCall {
   ServerPrivate(const ServerPrivate&) = delete;
   ServerPrivate& operator=(const ServerPrivate&) = delete;
 
-  void engineEvents(std::uint32_t) override {
+  void watchEvents(std::uint32_t) override {
     acceptReady = true;
     acceptConnections();
   }

@@ -1,6 +1,7 @@
 // The per-thread dispatcher under the public loop: batches, nesting, wake-ups.
 #include "reactor/dispatcher.h"
 
+#include <functional>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -46,17 +47,18 @@ TEST(Dispatcher, NestedLoopInAnEdgeTriggeredCallbackKeepsTheOuterBatchsEvents) {
   Pipe a, b;
   int aCalls = 0;
   int bCalls = 0;
-  detail::Watcher wa(
-      d, a.r.get(),
-      [](void* calls, const detail::Watcher&, std::uint32_t) {
-        ++*static_cast<int*>(calls);
-        EventLoop nested;
-        nested.processEvents();  // must not swallow b's pending edge
-      },
-      &aCalls);
-  detail::Watcher wb(
-      d, b.r.get(), [](void* calls, const detail::Watcher&, std::uint32_t) { ++*static_cast<int*>(calls); },
-      &bCalls);
+  struct Counter final : detail::WatchHandler {
+    std::function<void()> onEvent;
+    void watchEvents(std::uint32_t) override { onEvent(); }
+  } ha, hb;
+  ha.onEvent = [&] {
+    ++aCalls;
+    EventLoop nested;
+    nested.processEvents();  // must not swallow b's pending edge
+  };
+  hb.onEvent = [&] { ++bCalls; };
+  detail::Watcher wa(d, a.r.get(), &ha);
+  detail::Watcher wb(d, b.r.get(), &hb);
   ASSERT_EQ(wa.watch(EPOLLIN, true), 0);
   ASSERT_EQ(wb.watch(EPOLLIN, true), 0);
   ASSERT_EQ(::write(a.w.get(), "x", 1), 1);
