@@ -37,7 +37,10 @@ done
 
 server_pid= load_pid= wrapper_pid=
 cleanup() {
+  # Children first: a killed `timeout` or strace leaves its command running
+  # (a traced server is detached, not killed, when strace dies).
   for pid in $load_pid $server_pid $wrapper_pid; do
+    pkill -KILL -P "$pid" 2>/dev/null || true
     kill -KILL "$pid" 2>/dev/null || true
   done
   rm -f "$fifo" "${sock:-}"

@@ -134,10 +134,27 @@ class NativeSocketEngine final : public SocketEngine {
     return true;
   }
 
-  int accept() override {
-    const int fd = ::accept4(socketFd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) failWith(errno, SocketCall::Accept);
+  int accept(Endpoint* peer) override {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    const int fd = ::accept4(socketFd(), peer ? reinterpret_cast<sockaddr*>(&ss) : nullptr, peer ? &len : nullptr,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      failWith(errno, SocketCall::Accept);
+      return fd;
+    }
+    if (peer) peer->address = unmapped(HostAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), &peer->port));
     return fd;
+  }
+
+  bool adoptAccepted(int descriptor, NetworkLayerProtocol protocol) override {
+    close();
+    watcher_.setFd(descriptor);
+    type_ = SocketType::TcpSocket;
+    // A dual-stack listener's connections are IPv6 sockets (with v4-mapped
+    // peers reported as IPv4, as adopt() would find).
+    protocol_ = protocol == NetworkLayerProtocol::IPv4Protocol ? protocol : NetworkLayerProtocol::IPv6Protocol;
+    return true;
   }
 
   ConnectResult connect(const HostAddress& address, std::uint16_t port) override {

@@ -35,6 +35,12 @@ class SocketEngine {
  public:
   virtual ~SocketEngine() = default;
 
+  // An address and port, as the system reports them for one end.
+  struct Endpoint {
+    HostAddress address;
+    std::uint16_t port = 0;
+  };
+
   // A new non-blocking, close-on-exec socket. AnyIPProtocol gives a dual-stack
   // IPv6 socket.
   virtual bool create(SocketType type, NetworkLayerProtocol protocol) = 0;
@@ -50,19 +56,21 @@ class SocketEngine {
 
   virtual bool bind(const HostAddress& address, std::uint16_t port, BindMode mode) = 0;
   virtual bool listen(int backlog) = 0;
-  // A new non-blocking descriptor, or -1 (failure() says why; TemporaryError
-  // means nothing to accept now).
-  virtual int accept() = 0;
+  // A new non-blocking, close-on-exec descriptor, or -1 (failure() says why;
+  // TemporaryError means nothing to accept now). With `peer`, the accepting
+  // call also reports who connected (no getpeername() afterwards).
+  virtual int accept(Endpoint* peer) = 0;
+  // Takes a descriptor that accept() of a listening engine of this kind
+  // returned, where the listener is of `protocol`: it is known to be a
+  // non-blocking, close-on-exec stream socket, so this checks nothing and
+  // makes no system call. Engines that need more keep the default.
+  virtual bool adoptAccepted(int descriptor, NetworkLayerProtocol /*protocol*/) { return adopt(descriptor); }
   virtual ConnectResult connect(const HostAddress& address, std::uint16_t port) = 0;
   // After the descriptor became writable while connecting: the outcome.
   virtual ConnectResult finishConnect() = 0;
   // getsockname() / getpeername() now (a null address and port 0 when the
   // system has none). Engines keep no copy: the socket layer asks once when
   // it binds, connects or adopts, and keeps what it needs.
-  struct Endpoint {
-    HostAddress address;
-    std::uint16_t port = 0;
-  };
   virtual Endpoint localEndpoint() const = 0;
   virtual Endpoint peerEndpoint() const = 0;
 

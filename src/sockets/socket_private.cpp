@@ -24,6 +24,30 @@ constexpr int kConnectTimeoutMs = 30000;
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
     : type(socketType), q(owner), dispatcher(Dispatcher::current()), bytesWrittenListeners(&owner->bytesWritten) {}
 
+bool SocketPrivate::adoptAccepted(AbstractSocket& socket, int descriptor, NetworkLayerProtocol listenerProtocol,
+                                  const SocketEngine::Endpoint* local, const SocketEngine::Endpoint& peer) {
+  SocketPrivate& d = *socket.d_;
+  // A new socket: nothing to reset, no lookup to abort, no writes queued.
+  if (!d.engine) d.engine = createNativeSocketEngine();
+  if (!d.engine->adoptAccepted(descriptor, listenerProtocol)) {
+    d.setError(d.engine->failure());
+    return false;
+  }
+  d.applyOptions();
+  socket.IODevice::open(IODevice::ReadWrite);
+  if (local) {
+    d.localAddress = local->address;
+    d.localPort = local->port;
+  } else {
+    d.takeLocalEndpoint();
+  }
+  d.peerAddress = peer.address;
+  d.peerPort = peer.port;
+  d.state = SocketState::ConnectedState;
+  d.startWatching();  // edge-triggered registration reports data already waiting
+  return true;
+}
+
 SocketPrivate::ConnectPhase& SocketPrivate::connectPhase() {
   if (!connecting) {
     connecting = std::make_unique<ConnectPhase>();

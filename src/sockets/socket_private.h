@@ -100,6 +100,13 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // connected: it must not later report a stateChanged(ConnectedState) that
   // happened before anyone could connect to it.
   static void forgetAdoptionNotes(AbstractSocket* socket) { socket->d_->notes.clear(); }
+  // TcpServer's default incomingConnection(): a descriptor straight from
+  // the listener's accept(), with the peer accept() reported and the local
+  // end when the listener's address says it (null: ask the system). The
+  // socket ends up as setSocketDescriptor() leaves it, connected and open
+  // for reading and writing.
+  static bool adoptAccepted(AbstractSocket& socket, int descriptor, NetworkLayerProtocol listenerProtocol,
+                            const SocketEngine::Endpoint* local, const SocketEngine::Endpoint& peer);
   // LocalSocket drives a private AbstractSocket through this state machine.
   static SocketPrivate& of(AbstractSocket& socket) { return *socket.d_; }
 

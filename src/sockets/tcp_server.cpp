@@ -55,6 +55,19 @@ struct ServerPrivate final : EngineHandler, DeferredCall {
   UniqueFd spare;
   HostAddress requestedAddress;
   SocketEngine::Endpoint bound;  // what the system says the server listens on
+  bool boundToWildcard = false;   // Any, AnyIPv4 or AnyIPv6: connections differ in their local address
+  void setBound(SocketEngine::Endpoint e) {
+    bound = std::move(e);
+    boundToWildcard = bound.address == HostAddress(HostAddress::Any) ||
+                      bound.address == HostAddress(HostAddress::AnyIPv4) ||
+                      bound.address == HostAddress(HostAddress::AnyIPv6);
+  }
+  // The connection incomingConnection() is being given: what accept4()
+  // said of it, so that the default incomingConnection() need not ask the
+  // system again. An override that passes the descriptor elsewhere leaves
+  // it unused.
+  int acceptedFd = -1;
+  SocketEngine::Endpoint acceptedPeer;
   SocketError error = SocketError::UnknownSocketError;
   std::string errorString;
   int maxPending = 30;
@@ -66,7 +79,7 @@ struct ServerPrivate final : EngineHandler, DeferredCall {
 void ServerPrivate::acceptConnections() {
   auto token = q->lifeToken();
   while (acceptReady && !paused && listening() && static_cast<int>(pending.size()) < maxPending) {
-    const int fd = engine->accept();
+    const int fd = engine->accept(&acceptedPeer);
     if (fd < 0) {
       const SocketFailure& f = engine->failure();
       if (f.code == EAGAIN || f.code == EWOULDBLOCK) {
@@ -88,8 +101,10 @@ void ServerPrivate::acceptConnections() {
       q->acceptError.emit(f.error);
       return;
     }
+    acceptedFd = fd;
     q->incomingConnection(fd);
     if (token.expired()) return;
+    acceptedFd = -1;
     if (!q->newConnection.emit() || token.expired()) return;
   }
 }
@@ -143,7 +158,7 @@ bool TcpServer::listen(const HostAddress& address, std::uint16_t port) {
     return false;
   }
   d.requestedAddress = address;
-  d.bound = d.engine->localEndpoint();
+  d.setBound(d.engine->localEndpoint());
   d.spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   d.paused = false;
   d.acceptReady = false;
@@ -217,7 +232,7 @@ bool TcpServer::setSocketDescriptor(int socketDescriptor) {
     d.engine.reset();
     return false;
   }
-  d.bound = d.engine->localEndpoint();
+  d.setBound(d.engine->localEndpoint());
   d.requestedAddress = d.bound.address;
   d.spare.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   d.paused = false;
@@ -261,8 +276,21 @@ void TcpServer::resumeAccepting() {
 }
 
 void TcpServer::incomingConnection(int socketDescriptor) {
+  auto& d = *d_;
   auto* socket = new TcpSocket(this);
-  if (!socket->setSocketDescriptor(socketDescriptor)) {
+  bool adopted;
+  if (socketDescriptor == d.acceptedFd) {
+    // Straight from accept4(): a non-blocking stream socket whose peer is
+    // known, and whose local end is the listening address unless that is
+    // a wildcard. Three system calls fewer than adopting an unknown
+    // descriptor, and none to learn the addresses.
+    d.acceptedFd = -1;
+    adopted = detail::SocketPrivate::adoptAccepted(*socket, socketDescriptor, d.engine->protocol(),
+                                                   d.boundToWildcard ? nullptr : &d.bound, d.acceptedPeer);
+  } else {
+    adopted = socket->setSocketDescriptor(socketDescriptor);
+  }
+  if (!adopted) {
     delete socket;
     ::close(socketDescriptor);
     return;

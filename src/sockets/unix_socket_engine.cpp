@@ -92,8 +92,8 @@ class UnixSocketEngine final : public SocketEngine {
 
   bool bind(const HostAddress&, std::uint16_t, BindMode) override { return unsupported(); }
   bool listen(int backlog) override { return forwarded(native_->listen(backlog)); }
-  int accept() override {
-    const int fd = native_->accept();
+  int accept(Endpoint* /*peer*/) override {
+    const int fd = native_->accept(nullptr);
     own_ = false;
     return fd;
   }

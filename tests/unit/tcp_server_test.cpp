@@ -770,6 +770,77 @@ TEST(TcpServer, ListeningOnAnyAcceptsIPv4AndIPv6Clients) {
   EXPECT_EQ(v6.peerAddress(), HostAddress(HostAddress::LocalHostIPv6));
 }
 
+// The default incomingConnection() builds its socket from what accept4()
+// reported (and from the listening address when it is not a wildcard); an
+// override that calls setSocketDescriptor() asks the system. Both must give
+// the same socket, and it must agree with the client's view of the
+// connection.
+TEST(TcpServer, AcceptedSocketsReportTheSameEndsWhetherAdoptedByDefaultOrBySetSocketDescriptor) {
+  struct Case {
+    HostAddress listen;
+    HostAddress connectTo;
+    HostAddress expectedLocal;
+  };
+  const HostAddress v6Loopback(HostAddress::LocalHostIPv6);
+  const std::vector<Case> cases = {
+      {kLocalHost, kLocalHost, kLocalHost},
+      {HostAddress(HostAddress::AnyIPv4), kLocalHost, kLocalHost},
+      {HostAddress(HostAddress::Any), kLocalHost, kLocalHost},  // dual-stack: v4-mapped, reported as IPv4
+      {HostAddress(HostAddress::Any), v6Loopback, v6Loopback},
+      {HostAddress(HostAddress::AnyIPv6), v6Loopback, v6Loopback},
+      {v6Loopback, v6Loopback, v6Loopback},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("listening on " + c.listen.toString() + ", client to " + c.connectTo.toString());
+    test::DescriptorLeakCheck leaks;
+    TcpServer byDefault;
+    QueueingServer bySetDescriptor;
+    ASSERT_TRUE(byDefault.listen(c.listen));
+    ASSERT_TRUE(bySetDescriptor.listen(c.listen));
+    std::vector<SocketState> changes;
+    TcpSocket clientA;
+    TcpSocket clientB;
+    clientA.connectToHost(c.connectTo, byDefault.serverPort());
+    clientB.connectToHost(c.connectTo, bySetDescriptor.serverPort());
+    ASSERT_TRUE(test::runUntil([&] {
+      return byDefault.hasPendingConnections() && bySetDescriptor.hasPendingConnections() &&
+             clientA.state() == SocketState::ConnectedState && clientB.state() == SocketState::ConnectedState;
+    }));
+    TcpSocket* a = byDefault.nextPendingConnection();
+    TcpSocket* b = bySetDescriptor.nextPendingConnection();
+    a->stateChanged.connect([&](SocketState st) { changes.push_back(st); });
+    for (auto [accepted, client] : {std::pair{a, &clientA}, std::pair{b, &clientB}}) {
+      EXPECT_EQ(accepted->state(), SocketState::ConnectedState);
+      EXPECT_EQ(accepted->openMode(), IODevice::ReadWrite);
+      EXPECT_EQ(accepted->localAddress(), c.expectedLocal);
+      EXPECT_EQ(accepted->localAddress().protocol(), c.expectedLocal.protocol());
+      EXPECT_EQ(accepted->localAddress(), client->peerAddress());
+      EXPECT_EQ(accepted->localPort(), client->peerPort());
+      EXPECT_EQ(accepted->peerAddress(), client->localAddress());
+      EXPECT_EQ(accepted->peerAddress().protocol(), c.expectedLocal.protocol());
+      EXPECT_EQ(accepted->peerPort(), client->localPort());
+      EXPECT_GE(accepted->socketDescriptor(), 0);
+    }
+    EXPECT_EQ(a->localPort(), byDefault.serverPort());
+    EXPECT_EQ(b->localPort(), bySetDescriptor.serverPort());
+    // Both carry bytes both ways, and only a real change of state is seen.
+    clientA.write("ping", 4);
+    ASSERT_TRUE(test::runUntil([&] { return a->bytesAvailable() == 4; }));
+    EXPECT_EQ(a->readAll(), "ping");
+    a->write("pong", 4);
+    ASSERT_TRUE(test::runUntil([&] { return clientA.bytesAvailable() == 4; }));
+    EXPECT_EQ(clientA.readAll(), "pong");
+    clientA.disconnectFromHost();
+    ASSERT_TRUE(test::runUntil([&] { return a->state() == SocketState::UnconnectedState; }));
+    EXPECT_EQ(changes, (std::vector<SocketState>{SocketState::ClosingState, SocketState::UnconnectedState}));
+    clientB.abort();
+    byDefault.close();
+    bySetDescriptor.close();
+    delete a;
+    delete b;
+  }
+}
+
 TEST(TcpServer, ListeningOnIPv4LoopbackRefusesIPv6Clients) {
   test::DescriptorLeakCheck leaks;
   TcpServer server;
