@@ -81,7 +81,9 @@ class Server {
     tcp_.newConnection.connect([this] {
       while (tether::TcpSocket* socket = tcp_.nextPendingConnection()) {
         ++stats_.accepted;
-        socket->setSocketOption(tether::SocketOption::LowDelayOption, 1);
+        // As the other servers: a connection closed at once gets no options.
+        if (opt_.mode != bench::ServerMode::Close)
+          socket->setSocketOption(tether::SocketOption::LowDelayOption, 1);
         serve_stream(socket, opt_.mode, stats_, scratch_);
       }
     });

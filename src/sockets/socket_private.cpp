@@ -44,7 +44,10 @@ bool SocketPrivate::adoptAccepted(AbstractSocket& socket, int descriptor, Networ
   d.peerAddress = peer.address;
   d.peerPort = peer.port;
   d.state = SocketState::ConnectedState;
-  d.startWatching();  // edge-triggered registration reports data already waiting
+  // Registered on the way back to the loop (edge-triggered registration
+  // reports data that arrived in between).
+  d.watchPending = true;
+  d.requestDeferred();
   return true;
 }
 
@@ -154,6 +157,10 @@ void SocketPrivate::timedOut() {
 
 void SocketPrivate::runDeferred() {
   auto token = q->lifeToken();
+  if (watchPending) {
+    watchPending = false;
+    startWatching();
+  }
   if (startPending) {
     startPending = false;
     startLookup(false);
@@ -500,6 +507,7 @@ bool SocketPrivate::flushWrites() {
 
 void SocketPrivate::resetSocketLayer() {
   cancelConnectTimer();
+  watchPending = false;
   if (engine) engine->close();
   readable = false;
   hasPendingData = false;

@@ -169,6 +169,10 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // Datagram sockets: Qt's "readyRead was emitted and nothing has been read
   // since" flag (no further readyRead until then).
   bool hasPendingData = false;
+  // An accepted socket joins the epoll set on its first deferred run, not
+  // at once: one the application closes before returning to the loop (a
+  // server that refuses or answers at once) never costs an epoll_ctl() pair.
+  bool watchPending = false;
   std::uint8_t optionsSet = 0;  // a bit per SocketOption in optionValues
   SocketType type;
   SocketState state = SocketState::UnconnectedState;

@@ -3,6 +3,7 @@
 // incomingConnection() hook, errors, and running out of descriptors.
 #include "tether/tcp_server.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -16,6 +17,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -839,6 +842,64 @@ TEST(TcpServer, AcceptedSocketsReportTheSameEndsWhetherAdoptedByDefaultOrBySetSo
     delete a;
     delete b;
   }
+}
+
+// The descriptors registered in any epoll set of this process, from the
+// kernel's own listing (/proc/self/fdinfo/<epoll fd>: one "tfd:" line each).
+std::vector<int> epollRegisteredDescriptors() {
+  std::vector<int> found;
+  DIR* dir = ::opendir("/proc/self/fdinfo");
+  if (!dir) return found;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream info(std::string("/proc/self/fdinfo/") + entry->d_name);
+    std::string line;
+    while (std::getline(info, line))
+      if (line.rfind("tfd:", 0) == 0) found.push_back(std::atoi(line.c_str() + 4));
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// An accepted socket joins the epoll set when control is back in the loop,
+// not inside newConnection: one the application closes there costs no
+// epoll_ctl() pair. Bytes the client sent before that are still reported.
+TEST(TcpServer, AnAcceptedSocketJoinsTheEpollSetWhenTheLoopRunsAgainAndMissesNoEarlyBytes) {
+  test::DescriptorLeakCheck leaks;
+  TcpServer server;
+  ASSERT_TRUE(server.listen(kLocalHost));
+  UniqueFd client = rawClient(server.serverPort());
+  ASSERT_TRUE(client);
+  ASSERT_EQ(::send(client.get(), "early", 5, MSG_NOSIGNAL), 5);
+  TcpSocket* accepted = nullptr;
+  int descriptor = -1;
+  bool registeredInHandler = true;
+  std::string received;
+  server.newConnection.connect([&] {
+    accepted = server.nextPendingConnection();
+    descriptor = accepted->socketDescriptor();
+    const auto watched = epollRegisteredDescriptors();
+    registeredInHandler = std::find(watched.begin(), watched.end(), descriptor) != watched.end();
+    accepted->readyRead.connect([&] { received += accepted->readAll(); });
+  });
+  ASSERT_TRUE(test::runUntil([&] { return received == "early"; }));
+  EXPECT_FALSE(registeredInHandler);
+  const auto watched = epollRegisteredDescriptors();
+  EXPECT_NE(std::find(watched.begin(), watched.end(), descriptor), watched.end());
+  // A socket closed inside newConnection is simply closed.
+  TcpSocket* closedAtOnce = nullptr;
+  server.newConnection.disconnectAll();
+  server.newConnection.connect([&] {
+    closedAtOnce = server.nextPendingConnection();
+    closedAtOnce->close();
+  });
+  UniqueFd second = rawClient(server.serverPort());
+  ASSERT_TRUE(test::runUntil([&] { return closedAtOnce != nullptr; }));
+  char byte;
+  ASSERT_TRUE(test::runUntil([&] { return ::recv(second.get(), &byte, 1, MSG_DONTWAIT) == 0; }));
+  EXPECT_EQ(closedAtOnce->state(), SocketState::UnconnectedState);
+  delete closedAtOnce;
+  delete accepted;
 }
 
 TEST(TcpServer, ListeningOnIPv4LoopbackRefusesIPv6Clients) {
