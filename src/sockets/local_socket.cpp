@@ -104,13 +104,13 @@ LocalSocketPrivate::LocalSocketPrivate(LocalSocket* owner) : q(owner), sd(Socket
     tryConnect();
     sd.flushNotes();
   };
-  // The stream's signals are LocalSocket's. The stream dies with q, so the
-  // connections name no receiver: one would keep q's lifetime token alive
-  // while its slot runs, and q could not tell that a slot deleted it.
-  stream.readyRead.connect([this] { q->readyRead.emit(); });
-  stream.bytesWritten.connect([this](std::int64_t n) { q->bytesWritten.emit(n); });
-  sd.bytesWrittenListeners = &q->bytesWritten;  // the forward above counts only if q has listeners
-  stream.readChannelFinished.connect([this] { q->readChannelFinished.emit(); });
+  // The stream's data signals are emitted on LocalSocket itself (its
+  // readyRead, bytesWritten and readChannelFinished are IODevice's, as the
+  // stream's are): no forwarding slot on the path of every message. The
+  // others are forwarded. The stream dies with q, so the connections name
+  // no receiver: one would keep q's lifetime token alive while its slot
+  // runs, and q could not tell that a slot deleted it.
+  sd.device = q;
   stream.connected.connect([this] { q->connected.emit(); });
   stream.disconnected.connect([this] { q->disconnected.emit(); });
   stream.stateChanged.connect([this](SocketState s) { streamStateChanged(s); });

@@ -22,7 +22,7 @@ constexpr int kConnectTimeoutMs = 30000;
 }  // namespace
 
 SocketPrivate::SocketPrivate(AbstractSocket* owner, SocketType socketType)
-    : type(socketType), q(owner), dispatcher(Dispatcher::current()), bytesWrittenListeners(&owner->bytesWritten) {}
+    : type(socketType), q(owner), dispatcher(Dispatcher::current()), device(owner) {}
 
 bool SocketPrivate::adoptAccepted(AbstractSocket& socket, int descriptor, NetworkLayerProtocol listenerProtocol,
                                   const SocketEngine::Endpoint* local, const SocketEngine::Endpoint& peer) {
@@ -127,17 +127,17 @@ bool SocketPrivate::flushNotes() {
         // gets no nested readyRead.
         if (emittingReadyRead) break;
         emittingReadyRead = true;
-        alive = q->readyRead.emit();
+        alive = device->readyRead.emit();
         if (alive) emittingReadyRead = false;
         break;
       case Note::BytesWritten:
         if (emittingBytesWritten) break;
         emittingBytesWritten = true;
-        alive = q->bytesWritten.emit(n.value);
+        alive = device->bytesWritten.emit(n.value);
         if (alive) emittingBytesWritten = false;
         break;
       case Note::ReadChannelFinished:
-        alive = q->readChannelFinished.emit();
+        alive = device->readChannelFinished.emit();
         break;
     }
     if (!alive || token.expired()) return false;
@@ -483,7 +483,7 @@ bool SocketPrivate::flushWrites() {
     else
       setError(engine->failure());
     note(Note::ErrorOccurred, static_cast<std::int64_t>(error));
-    if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
+    if (written > 0 && device->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
     abortCalled = true;
     clearWrites();
     const SocketState previous = state;
@@ -492,7 +492,7 @@ bool SocketPrivate::flushWrites() {
     finishDisconnect();
     return written > 0;
   }
-  if (written > 0 && bytesWrittenListeners->hasConnections()) note(Note::BytesWritten, written);
+  if (written > 0 && device->bytesWritten.hasConnections()) note(Note::BytesWritten, written);
   if (!hasPendingWrites()) {
     // The empty buffer goes, as the read buffer does (see
     // AbstractSocket::readBufferConsumed): the next write takes a warm block

@@ -186,10 +186,12 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::int64_t readBufferLimit = 0;
   SmallQueue<Note> notes;
   ByteBuffer writeBuffer;
-  // Whose bytesWritten decides whether the note is worth queueing: q's own,
-  // or that of a wrapper that forwards q's (LocalSocket), so that a write
-  // nobody listens to costs no note.
-  const Signal<std::int64_t>* bytesWrittenListeners;
+  // The device whose readyRead, bytesWritten and readChannelFinished the
+  // notes are emitted on: q itself, or the LocalSocket that wraps q (no
+  // forwarding slot between them). Its bytesWritten also decides whether a
+  // BytesWritten note is worth queueing: a write nobody listens to costs
+  // none. The device owns q, so it outlives every emission q makes.
+  IODevice* device;
   // Datagram sockets: where readiness goes instead of the stream reader.
   DatagramEvents* datagramEvents = nullptr;
 
