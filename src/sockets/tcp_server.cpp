@@ -279,11 +279,11 @@ void TcpServer::incomingConnection(int socketDescriptor) {
   auto& d = *d_;
   auto* socket = new TcpSocket(this);
   bool adopted;
-  if (socketDescriptor == d.acceptedFd) {
-    // Straight from accept4(): a non-blocking stream socket whose peer is
-    // known, and whose local end is the listening address unless that is
-    // a wildcard. Three system calls fewer than adopting an unknown
-    // descriptor, and none to learn the addresses.
+  if (socketDescriptor == d.acceptedFd && d.engine->protocol() != NetworkLayerProtocol::UnknownNetworkLayerProtocol) {
+    // Straight from accept4() on an IP listener: a non-blocking stream
+    // socket whose peer is known, and whose local end is the listening
+    // address unless that is a wildcard. Three system calls fewer than
+    // adopting an unknown descriptor, and none to learn the addresses.
     d.acceptedFd = -1;
     adopted = detail::SocketPrivate::adoptAccepted(*socket, socketDescriptor, d.engine->protocol(),
                                                    d.boundToWildcard ? nullptr : &d.bound, d.acceptedPeer);
