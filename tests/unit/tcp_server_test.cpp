@@ -846,7 +846,7 @@ TEST(TcpServer, AcceptedSocketsReportTheSameEndsWhetherAdoptedByDefaultOrBySetSo
 
 // The descriptors registered in any epoll set of this process, from the
 // kernel's own listing (/proc/self/fdinfo/<epoll fd>: one "tfd:" line each).
-std::vector<int> epollRegisteredDescriptors() {
+static std::vector<int> epollRegisteredDescriptors() {
   std::vector<int> found;
   DIR* dir = ::opendir("/proc/self/fdinfo");
   if (!dir) return found;
