@@ -144,7 +144,7 @@ void AbstractSocket::readBufferConsumed() {
   // block cache, where the next read of this or any other connection on the
   // thread finds it still warm (see ByteBuffer::releaseIfEmpty).
   readBuffer().releaseIfEmpty();
-  if (!d.readable || !d.engine || d.readPending) return;
+  if (!d.readable || !d.engine || d.readPending || d.readingOn) return;
   d.readPending = true;
   d.requestDeferred();
 }

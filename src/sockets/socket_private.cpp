@@ -14,9 +14,14 @@
 namespace tether::detail {
 
 namespace {
-// Bytes read per readiness event before yielding to other sockets; the rest
-// is read on the next iteration.
-constexpr std::size_t kReadBudget = 1 << 20;
+// What one read(2) asks for on the event path. The application gets each
+// chunk (readyRead) before the next is read, so a bulk stream passes through
+// one buffer that stays in cache, as in a hand-written loop with a 64 KiB
+// buffer. Reading all the kernel holds at once (megabytes on a fast sender)
+// measured up to 1.5x the CPU per byte: the bytes leave the cache before the
+// application copies them out, and the receive window opens in larger, later
+// steps.
+constexpr std::size_t kReadChunk = 64 * 1024;
 // Qt's connect timeout per address.
 constexpr int kConnectTimeoutMs = 30000;
 }  // namespace
@@ -173,10 +178,37 @@ void SocketPrivate::runDeferred() {
   }
   if (readPending) {
     readPending = false;
-    if (datagramEvents) datagramEvents->resumeDatagrams();
-    else if (readable && engine) readFromSocket();
+    if (datagramEvents) {
+      datagramEvents->resumeDatagrams();
+    } else if (readable && engine) {
+      readFromSocket(kReadChunk);
+      deliverReads();
+      return;
+    }
   }
   flushNotes();
+}
+
+bool SocketPrivate::deliverReads() {
+  for (std::size_t round = 1;; ++round) {
+    readingOn = true;  // AbstractSocket::readBufferConsumed(): this loop reads on
+    const bool alive = flushNotes();
+    if (!alive) return false;
+    readingOn = false;
+    if (flushPending) {
+      flushPending = false;
+      flushWrites();
+    }
+    if (!readable || readPending || readEof || !engine || datagramEvents) return true;
+    if (readBufferLimit > 0 && static_cast<std::int64_t>(q->readBuffer().size()) >= readBufferLimit)
+      return true;  // full: AbstractSocket::readBufferConsumed() resumes
+    if (round * kReadChunk >= kReadBudget) {
+      readPending = true;  // fairness: continue on the next iteration
+      requestDeferred();
+      return true;
+    }
+    readFromSocket(kReadChunk);
+  }
 }
 
 void SocketPrivate::watchEvents(std::uint32_t events) {
@@ -199,18 +231,14 @@ void SocketPrivate::watchEvents(std::uint32_t events) {
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peerHalfClosed = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     readable = true;
-    readFromSocket();
+    readFromSocket(kReadChunk);
   }
   if ((events & EPOLLOUT) && engine && hasPendingWrites()) flushWrites();
   finishDispatch();
 }
 
 void SocketPrivate::finishDispatch() {
-  if (!flushNotes()) return;  // a slot destroyed the socket
-  if (flushPending) {
-    flushPending = false;
-    flushWrites();
-  }
+  if (!deliverReads()) return;  // a slot destroyed the socket
   --dispatching;
   if (!notes.empty()) flushNotes();
 }
@@ -373,7 +401,7 @@ void SocketPrivate::connectionEstablished() {
 
 // ------------------------------------------------------------ data
 
-void SocketPrivate::readFromSocket() {
+void SocketPrivate::readFromSocket(std::size_t budget) {
   if (!engine || !engine->isValid() || readEof) return;
   ByteBuffer& buffer = q->readBuffer();
   std::size_t total = 0;
@@ -386,11 +414,13 @@ void SocketPrivate::readFromSocket() {
       if (held >= readBufferLimit) break;  // full: resume when the application reads
       limit = static_cast<std::size_t>(readBufferLimit - held);
     }
-    if (total >= kReadBudget) {
+    if (total >= budget) {
+      if (budget < kReadBudget) break;  // deliverReads() reads on
       readPending = true;  // fairness: continue on the next iteration
       requestDeferred();
       break;
     }
+    if (limit == 0 || limit > budget - total) limit = budget - total;
     const ssize_t n = engine->read(buffer, limit);
     if (n > 0) {
       total += static_cast<std::size_t>(n);

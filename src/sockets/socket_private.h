@@ -141,7 +141,17 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   void applyOptions();
 
   // --- data
-  void readFromSocket();
+  // Reads until the kernel is drained, the read buffer is full or `budget`
+  // bytes have come (then the caller reads on: deliverReads(), or a
+  // deferred run for the whole kReadBudget).
+  void readFromSocket(std::size_t budget = kReadBudget);
+  // Bytes read per readiness event before yielding to other sockets; the
+  // rest is read on the next iteration.
+  static constexpr std::size_t kReadBudget = std::size_t{1} << 20;
+  // Emits what the last read queued, then reads the next chunk, until the
+  // kernel is drained, the buffer is full, or kReadBudget is spent (the
+  // rest on the next deferred run). False if a slot destroyed the socket.
+  bool deliverReads();
   bool flushWrites();  // true if anything was written
   void handleRemoteClose(const SocketFailure& reason);
 
@@ -173,6 +183,9 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // at once: one the application closes before returning to the loop (a
   // server that refuses or answers at once) never costs an epoll_ctl() pair.
   bool watchPending = false;
+  // deliverReads() is emitting readyRead and reads on afterwards: the
+  // application's read needs no deferred call to resume reading.
+  bool readingOn = false;
   std::uint8_t optionsSet = 0;  // a bit per SocketOption in optionValues
   SocketType type;
   SocketState state = SocketState::UnconnectedState;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <string>
@@ -85,4 +86,70 @@ TEST(SocketReadBuffer, BulkReadsKeepTheBufferInsteadOfFaultingInFreshPages) {
   // Reallocating per read takes more than one fault per 4 KiB received
   // (32768 pages here); a kept buffer takes its pages once, as it grows.
   EXPECT_LT(faults, static_cast<long>(kTotal / 4096 / 4)) << faults << " minor faults";
+}
+
+// A fast sender fills the kernel's receive queue with megabytes; the socket
+// reads them 64 KiB at a time and emits readyRead after each read, so a
+// reader that takes everything finds at most 64 KiB (one chunk, still in
+// cache) on every readyRead, and every byte arrives in order.
+TEST(SocketReadBuffer, ABulkStreamIsDeliveredAChunkOfAtMost64KiBAtATime) {
+  test::DescriptorLeakCheck leaks;
+  constexpr std::size_t kTotal = 32 << 20;
+  TcpServer server;
+  ASSERT_TRUE(server.listen(HostAddress(HostAddress::LocalHost)));
+  std::vector<char> sink(1 << 20);
+  std::size_t received = 0;
+  std::int64_t largest = 0;
+  int readyReads = 0;
+  bool inOrder = true;
+  bool closed = false;
+  server.newConnection.connect([&] {
+    TcpSocket* peer = server.nextPendingConnection();
+    peer->readyRead.connect([&, peer] {
+      ++readyReads;
+      largest = std::max(largest, peer->bytesAvailable());
+      for (;;) {
+        const std::int64_t n = peer->read(sink.data(), static_cast<std::int64_t>(sink.size()));
+        if (n <= 0) break;
+        for (std::int64_t i = 0; i < n; ++i) inOrder = inOrder && sink[static_cast<std::size_t>(i)] == 'x';
+        received += static_cast<std::size_t>(n);
+      }
+    });
+    peer->disconnected.connect([&] { closed = true; });
+  });
+  std::thread sender(sendBulk, server.serverPort(), kTotal);
+  const bool done = test::runUntil([&] { return closed; }, 30000);
+  sender.join();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(received, kTotal);
+  EXPECT_TRUE(inOrder);
+  EXPECT_GT(largest, 0);
+  EXPECT_LE(largest, 64 * 1024);
+  EXPECT_GE(readyReads, static_cast<int>(kTotal / (64 * 1024)));
+}
+
+// A reader that leaves the bytes in the buffer still gets all of them: the
+// socket reads on after each readyRead whether or not the slot read.
+TEST(SocketReadBuffer, AReaderThatWaitsForTheWholeStreamGetsAllOfIt) {
+  test::DescriptorLeakCheck leaks;
+  constexpr std::size_t kTotal = 8 << 20;
+  TcpServer server;
+  ASSERT_TRUE(server.listen(HostAddress(HostAddress::LocalHost)));
+  std::int64_t atClose = -1;
+  std::int64_t grew = 0;
+  bool shrank = false;
+  server.newConnection.connect([&] {
+    TcpSocket* peer = server.nextPendingConnection();
+    peer->readyRead.connect([&, peer] {
+      shrank = shrank || peer->bytesAvailable() < grew;
+      grew = peer->bytesAvailable();
+    });
+    peer->disconnected.connect([&, peer] { atClose = peer->bytesAvailable(); });
+  });
+  std::thread sender(sendBulk, server.serverPort(), kTotal);
+  const bool done = test::runUntil([&] { return atClose >= 0; }, 30000);
+  sender.join();
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(shrank);
+  EXPECT_EQ(atClose, static_cast<std::int64_t>(kTotal));
 }
