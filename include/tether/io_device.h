@@ -29,6 +29,10 @@
 
 namespace tether {
 
+namespace detail {
+struct SocketPrivate;
+}
+
 class IODevice : public Object {
  public:
   enum OpenModeFlag : unsigned {
@@ -148,6 +152,10 @@ class IODevice : public Object {
   const detail::ByteBuffer& readBuffer() const;
 
  private:
+  // A socket's bytes go straight into the buffer of the device the
+  // application reads (LocalSocket's, not its inner stream's).
+  friend struct detail::SocketPrivate;
+
   // What the device has made readable but the reader has not consumed.
   std::int64_t bufferedBytes() const;
   std::int64_t readImpl(char* data, std::int64_t maxSize, bool peeking);

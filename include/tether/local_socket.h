@@ -161,9 +161,8 @@ class LocalSocket : public IODevice {
 
  protected:
   std::int64_t readData(char* data, std::int64_t maxSize) override;
-  std::int64_t readLineData(char* data, std::int64_t maxSize) override;
-  std::int64_t skipData(std::int64_t maxSize) override;
   std::int64_t writeData(const char* data, std::int64_t maxSize) override;
+  void readBufferConsumed() override;
 
  private:
   friend struct detail::LocalSocketPrivate;

@@ -143,7 +143,7 @@ void AbstractSocket::readBufferConsumed() {
   // small block goes back to the allocator, a large one to the thread's
   // block cache, where the next read of this or any other connection on the
   // thread finds it still warm (see ByteBuffer::releaseIfEmpty).
-  readBuffer().releaseIfEmpty();
+  d.readBuffer().releaseIfEmpty();
   if (!d.readable || !d.engine || d.readPending || d.readingOn) return;
   d.readPending = true;
   d.requestDeferred();
@@ -220,13 +220,7 @@ std::int64_t AbstractSocket::bytesToWrite() const {
   return static_cast<std::int64_t>(d_->writeBuffer.size()) + d_->fileBytesToWrite();
 }
 
-std::int64_t AbstractSocket::readData(char*, std::int64_t) {
-  auto& d = *d_;
-  // Everything received is already in the read buffer; once that is
-  // drained, report end of stream on a closed socket.
-  if (d.state == UnconnectedState || (d.readEof && !d.eofPending)) return -1;
-  return 0;
-}
+std::int64_t AbstractSocket::readData(char*, std::int64_t) { return d_->readDataResult(); }
 
 std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {
   auto& d = *d_;
@@ -343,10 +337,10 @@ bool AbstractSocket::waitForReadyRead(int msecs) {
     }
     if (writeReady) d.flushWrites();
     if (readReady) {
-      const auto before = readBuffer().size();
+      const auto before = d.readBuffer().size();
       d.readable = true;
       d.readFromSocket();
-      const bool gotData = readBuffer().size() > before;
+      const bool gotData = d.readBuffer().size() > before;
       if (!d.flushNotes()) return false;
       if (gotData) return true;
     } else if (!d.flushNotes()) {

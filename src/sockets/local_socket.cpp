@@ -346,9 +346,9 @@ void LocalSocket::close() {
   d.fullServerName.clear();
 }
 
-std::int64_t LocalSocket::bytesAvailable() const { return IODevice::bytesAvailable() + d_->stream.bytesAvailable(); }
+std::int64_t LocalSocket::bytesAvailable() const { return IODevice::bytesAvailable(); }
 std::int64_t LocalSocket::bytesToWrite() const { return d_->stream.bytesToWrite(); }
-bool LocalSocket::canReadLine() const { return IODevice::canReadLine() || d_->stream.canReadLine(); }
+bool LocalSocket::canReadLine() const { return IODevice::canReadLine(); }
 
 LocalSocket::LocalSocketState LocalSocket::state() const {
   switch (d_->stream.state()) {
@@ -398,16 +398,12 @@ int LocalSocket::socketDescriptor() const { return d_->stream.socketDescriptor()
 
 // ------------------------------------------------------------ I/O
 
-std::int64_t LocalSocket::readData(char* data, std::int64_t maxSize) { return d_->stream.read(data, maxSize); }
+// The stream's bytes arrive in this device's own read buffer (see
+// SocketPrivate::readBuffer()): IODevice serves them; what is left to say
+// is whether more may come.
+std::int64_t LocalSocket::readData(char*, std::int64_t) { return d_->sd.readDataResult(); }
 
-std::int64_t LocalSocket::readLineData(char* data, std::int64_t maxSize) {
-  if (maxSize <= 0) return 0;
-  // IODevice::readLine() keeps room for the terminating NUL: the stream may
-  // use it too.
-  return d_->stream.readLine(data, maxSize + 1);
-}
-
-std::int64_t LocalSocket::skipData(std::int64_t maxSize) { return d_->stream.skip(maxSize); }
+void LocalSocket::readBufferConsumed() { d_->stream.readBufferConsumed(); }
 
 std::int64_t LocalSocket::writeData(const char* data, std::int64_t maxSize) { return d_->stream.write(data, maxSize); }
 

@@ -26,6 +26,8 @@ class LocalStream final : public AbstractSocket {
   // LocalSocket describes its own failures in Qt's words on the stream, so
   // that the text travels with the queued errorOccurred.
   using IODevice::setErrorString;
+  // LocalSocket's reader consumed from the buffer the stream fills.
+  using AbstractSocket::readBufferConsumed;
 };
 
 struct LocalSocketPrivate {

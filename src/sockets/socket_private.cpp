@@ -200,7 +200,7 @@ bool SocketPrivate::deliverReads() {
       flushWrites();
     }
     if (!readable || readPending || readEof || !engine || datagramEvents) return true;
-    if (readBufferLimit > 0 && static_cast<std::int64_t>(q->readBuffer().size()) >= readBufferLimit)
+    if (readBufferLimit > 0 && static_cast<std::int64_t>(readBuffer().size()) >= readBufferLimit)
       return true;  // full: AbstractSocket::readBufferConsumed() resumes
     if (round * kReadChunk >= kReadBudget) {
       readPending = true;  // fairness: continue on the next iteration
@@ -403,7 +403,7 @@ void SocketPrivate::connectionEstablished() {
 
 void SocketPrivate::readFromSocket(std::size_t budget) {
   if (!engine || !engine->isValid() || readEof) return;
-  ByteBuffer& buffer = q->readBuffer();
+  ByteBuffer& buffer = readBuffer();
   std::size_t total = 0;
   bool closed = false;
   bool failed = false;

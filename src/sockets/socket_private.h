@@ -128,6 +128,15 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // Emits the notes of an I/O event, then sends what the slots wrote.
   void finishDispatch();
   void requestDeferred() { dispatcher->schedule(this); }
+  // Where received bytes go: the read buffer of the device the application
+  // reads, so a LocalSocket's reader takes them without a second layer.
+  ByteBuffer& readBuffer() { return device->readBuffer(); }
+  // The device's readData(): everything received is already in the read
+  // buffer, so 0 (nothing more now), or -1 (end of stream) once a closed
+  // socket's buffer has been drained.
+  std::int64_t readDataResult() const {
+    return state == SocketState::UnconnectedState || (readEof && !eofPending) ? -1 : 0;
+  }
 
   // --- connecting
   void startLookup(bool blocking);
