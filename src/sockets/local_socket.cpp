@@ -95,9 +95,9 @@ std::string localSocketErrorText(Error error, std::string_view function, int sys
   return text + "Unknown error " + std::to_string(systemError);
 }
 
-LocalStream::LocalStream() : AbstractSocket(SocketType::TcpSocket) {
-  SocketPrivate::of(*this).engine = createUnixSocketEngine();
-}
+// A connected stream runs on a plain native engine (setSocketDescriptor()
+// makes one): the Unix-domain engine only listens and connects.
+LocalStream::LocalStream() : AbstractSocket(SocketType::TcpSocket) {}
 
 LocalSocketPrivate::LocalSocketPrivate(LocalSocket* owner) : q(owner), sd(SocketPrivate::of(stream)) {
   retryTimer.callback = [this] {
@@ -206,8 +206,9 @@ void LocalSocketPrivate::cancelConnecting() {
 
 void LocalSocketPrivate::describe() {
   if (!sd.engine || !sd.engine->isValid()) return;
-  SocketEngine::UnixAddress address = sd.engine->peerUnixAddress();
-  if (address.name.empty()) address = sd.engine->localUnixAddress();
+  const int fd = sd.engine->descriptor();
+  SocketEngine::UnixAddress address = unixAddressOf(fd, true);
+  if (address.name.empty()) address = unixAddressOf(fd, false);
   if (!address.name.empty()) setNames(address);
 }
 

@@ -196,6 +196,7 @@ class NativeSocketEngine final : public SocketEngine {
 
   Endpoint localEndpoint() const override {
     Endpoint e;
+    if (protocol_ == NetworkLayerProtocol::UnknownNetworkLayerProtocol) return e;  // not IP: no host address
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (::getsockname(socketFd(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return e;
@@ -210,6 +211,7 @@ class NativeSocketEngine final : public SocketEngine {
 
   Endpoint peerEndpoint() const override {
     Endpoint e;
+    if (protocol_ == NetworkLayerProtocol::UnknownNetworkLayerProtocol) return e;
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     if (::getpeername(socketFd(), reinterpret_cast<sockaddr*>(&ss), &len) == 0)

@@ -176,19 +176,8 @@ class UnixSocketEngine final : public SocketEngine {
     }
   }
 
-  UnixAddress localUnixAddress() const override {
-    sockaddr_un sa{};
-    socklen_t length = sizeof sa;
-    if (::getsockname(descriptor(), reinterpret_cast<sockaddr*>(&sa), &length) != 0) return {};
-    return fromSockaddr(sa, length);
-  }
-
-  UnixAddress peerUnixAddress() const override {
-    sockaddr_un sa{};
-    socklen_t length = sizeof sa;
-    if (::getpeername(descriptor(), reinterpret_cast<sockaddr*>(&sa), &length) != 0) return {};
-    return fromSockaddr(sa, length);
-  }
+  UnixAddress localUnixAddress() const override { return unixAddressOf(descriptor(), false); }
+  UnixAddress peerUnixAddress() const override { return unixAddressOf(descriptor(), true); }
 
  private:
   bool createSocket() {
@@ -262,6 +251,15 @@ class UnixSocketEngine final : public SocketEngine {
 }  // namespace
 
 std::unique_ptr<SocketEngine> createUnixSocketEngine() { return std::make_unique<UnixSocketEngine>(); }
+
+SocketEngine::UnixAddress unixAddressOf(int descriptor, bool peer) {
+  sockaddr_un sa{};
+  socklen_t length = sizeof sa;
+  auto* address = reinterpret_cast<sockaddr*>(&sa);
+  if ((peer ? ::getpeername(descriptor, address, &length) : ::getsockname(descriptor, address, &length)) != 0)
+    return {};
+  return fromSockaddr(sa, length);
+}
 
 std::string localTempPath() {
   const char* env = std::getenv("TMPDIR");

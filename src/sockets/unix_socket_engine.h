@@ -13,8 +13,14 @@ namespace tether::detail {
 
 // AF_UNIX stream sockets: addressing (paths, the abstract namespace, socket
 // files with exact permissions) is its own; reading, writing, readiness and
-// blocking waits are the native engine's, which it wraps.
+// blocking waits are the native engine's, which it wraps. It serves
+// listening and connecting: a connected local socket hands its descriptor
+// to a plain native engine, so no message passes through this wrapper.
 std::unique_ptr<SocketEngine> createUnixSocketEngine();
+
+// getsockname() (or getpeername()) of an AF_UNIX socket as a Unix-domain
+// address; empty for an unnamed end or a descriptor that is none.
+SocketEngine::UnixAddress unixAddressOf(int descriptor, bool peer);
 
 // The directory QDir::tempPath() names: $TMPDIR, or /tmp when it is unset or
 // empty, cleaned and made canonical (symbolic links resolved, relative paths
