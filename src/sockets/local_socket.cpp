@@ -406,7 +406,11 @@ std::int64_t LocalSocket::readData(char*, std::int64_t) { return d_->sd.readData
 
 void LocalSocket::readBufferConsumed() { d_->stream.readBufferConsumed(); }
 
-std::int64_t LocalSocket::writeData(const char* data, std::int64_t maxSize) { return d_->stream.write(data, maxSize); }
+std::int64_t LocalSocket::writeData(const char* data, std::int64_t maxSize) {
+  auto& d = *d_;
+  if (!d.stream.isWritable()) return d.stream.write(data, maxSize);  // the stream's refusal and text
+  return d.stream.writeData(data, maxSize);
+}
 
 // ------------------------------------------------------------ blocking
 

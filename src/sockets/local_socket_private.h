@@ -28,6 +28,9 @@ class LocalStream final : public AbstractSocket {
   using IODevice::setErrorString;
   // LocalSocket's reader consumed from the buffer the stream fills.
   using AbstractSocket::readBufferConsumed;
+  // LocalSocket::writeData(): LocalSocket's IODevice::write() has checked
+  // the open mode already.
+  using AbstractSocket::writeData;
 };
 
 struct LocalSocketPrivate {
