@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -271,6 +272,21 @@ bool DatagramChannel::hasPending() {
     wouldBlock_ = true;
     return false;
   }
+  // Ask the kernel whether a datagram is queued (the next one's length)
+  // instead of receiving ahead: the reader that follows takes the
+  // datagrams with only the details it wants (readDatagrams() with
+  // Payload asks for no sender and no control messages, which cost the
+  // kernel work per datagram). 0 is both "none" and "an empty datagram",
+  // and an error the kernel holds shows only to a receive: those take the
+  // batch.
+  int next = 0;
+  if (::ioctl(fd_, FIONREAD, &next) == 0 && next > 0) return true;
+  return receiveBatch();
+}
+
+bool DatagramChannel::ensureReceived() {
+  if (!hasPending()) return false;
+  if (batch_ && batch_->count > 0) return true;
   return receiveBatch();
 }
 
@@ -279,12 +295,12 @@ bool DatagramChannel::mayHavePending() const {
 }
 
 std::int64_t DatagramChannel::pendingSize() {
-  if (!hasPending()) return -1;
+  if (!ensureReceived()) return -1;
   return batch_->size(batch_->next);
 }
 
 std::int64_t DatagramChannel::read(char* data, std::int64_t maxSize, Header* header, Parts parts) {
-  if (!hasPending()) return -1;
+  if (!ensureReceived()) return -1;
   Batch& b = *batch_;
   const std::size_t slot = b.next;
   const std::int64_t copied = std::clamp<std::int64_t>(maxSize, 0, b.size(slot));

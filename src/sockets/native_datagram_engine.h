@@ -69,6 +69,8 @@ class DatagramChannel {
   void setDispatcher(Dispatcher* dispatcher);
 
   void markReadable() { systemMayHaveMore_ = true; }
+  // Whether a datagram (or an error) waits; receives ahead only when the
+  // kernel cannot tell without receiving.
   bool hasPending();
   // Whether hasPending() could say yes (or report an error) without asking
   // the system anything but the socket's own queue: no system call.
@@ -95,6 +97,9 @@ class DatagramChannel {
   struct Batch;
 
   bool receiveBatch();
+  // hasPending(), with the next datagram in the batch (read() and
+  // pendingSize() need it there).
+  bool ensureReceived();
   bool ensureBatch();
   void releaseBatch();
   void noteUse();

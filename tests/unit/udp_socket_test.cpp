@@ -1481,6 +1481,64 @@ TEST(UdpSocket, ReceiveMemoryIsBoundedAndGivenBackWhenIdle) {
   EXPECT_EQ(take(p.receiver), "again");
 }
 
+// readyRead asks the kernel whether a datagram waits, without receiving
+// ahead: a reader that takes payloads in batches gets every datagram
+// straight into its own buffers, and the socket maps no receive memory.
+TEST(UdpSocket, ABatchReaderOfPayloadsGetsEveryDatagramWithNoReadAhead) {
+  test::DescriptorLeakCheck leaks;
+  Pair p;
+  ASSERT_TRUE(p.open());
+  auto& engine = *detail::SocketPrivate::of(p.receiver).engine;
+  std::vector<std::string> got;
+  std::vector<char> storage(8 * 100);
+  std::vector<DatagramBuffer> buffers(8);
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    buffers[i].data = storage.data() + i * 100;
+    buffers[i].capacity = 100;
+  }
+  std::size_t heldInReadyRead = 0;
+  int readyReads = 0;
+  p.receiver.readyRead.connect([&] {
+    ++readyReads;
+    heldInReadyRead = std::max(heldInReadyRead, engine.datagramMemory());
+    for (;;) {
+      const std::int64_t n = p.receiver.readDatagrams(buffers, DatagramDetails::Payload);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const auto& b = buffers[static_cast<std::size_t>(i)];
+        got.emplace_back(b.data, static_cast<std::size_t>(b.size));
+      }
+      if (n < static_cast<std::int64_t>(buffers.size())) break;
+    }
+  });
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(p.send("d" + std::to_string(i)), i < 10 ? 2 : 3);
+  ASSERT_TRUE(test::runUntil([&] { return got.size() == 20; }));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], "d" + std::to_string(i));
+  EXPECT_GE(readyReads, 1);
+  EXPECT_EQ(heldInReadyRead, 0u) << "nothing received ahead of the reader";
+  EXPECT_EQ(engine.datagramMemory(), 0u);
+  EXPECT_FALSE(p.receiver.hasPendingDatagrams());
+}
+
+// An empty datagram says nothing to the length query; it is still announced,
+// read and followed by the next one.
+TEST(UdpSocket, AnEmptyDatagramBetweenOthersIsAnnouncedAndKeptInOrder) {
+  test::DescriptorLeakCheck leaks;
+  Pair p;
+  ASSERT_TRUE(p.open());
+  Recorder rec(p.receiver);
+  ASSERT_EQ(p.sender.writeDatagram(NetworkDatagram(std::string(), kLocalHost, p.receiver.localPort())), 0);
+  ASSERT_EQ(p.send("after"), 5);
+  ASSERT_TRUE(test::runUntil([&] { return rec.readyReads == 1; }));
+  NetworkDatagram first = p.receiver.receiveDatagram();
+  EXPECT_TRUE(first.isValid());
+  EXPECT_EQ(first.data(), "");
+  EXPECT_EQ(first.destinationAddress(), kLocalHost);
+  ASSERT_TRUE(p.receiver.hasPendingDatagrams());
+  EXPECT_EQ(p.receiver.pendingDatagramSize(), 5);
+  EXPECT_EQ(take(p.receiver), "after");
+  EXPECT_FALSE(p.receiver.hasPendingDatagrams());
+}
+
 // ------------------------------------------------------------ across hosts (network namespaces)
 
 namespace {
