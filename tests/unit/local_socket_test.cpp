@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -444,6 +445,53 @@ TEST(LocalSocket, ReadBufferSizeBoundsBufferedBytesAndEverythingArrives) {
   ASSERT_TRUE(test::runUntil([&] { return got.size() == payload.size(); })) << got.size();
   EXPECT_TRUE(got == payload);
   EXPECT_EQ(most, kLimit);
+}
+
+// The stream reads 64 KiB at a time and announces each read before the
+// next, into the LocalSocket's own buffer: a reader that takes everything
+// never finds more than 64 KiB, and every byte arrives in order.
+TEST(LocalSocket, ABulkStreamArrivesInReadyReadsOfAtMost64KiB) {
+  test::DescriptorLeakCheck leaks;
+  Link c;
+  ASSERT_TRUE(c.open());
+  const std::string payload = test::randomBytes(4 << 20, 11);
+  std::int64_t most = 0;
+  int readyReads = 0;
+  std::string got;
+  c.client.readyRead.connect([&] {
+    ++readyReads;
+    most = std::max(most, c.client.bytesAvailable());
+    got += c.client.readAll();
+  });
+  ASSERT_EQ(c.peer->write(payload), static_cast<std::int64_t>(payload.size()));
+  ASSERT_TRUE(test::runUntil([&] { return got.size() == payload.size(); }, 20000)) << got.size();
+  EXPECT_TRUE(got == payload);
+  EXPECT_GT(most, 0);
+  EXPECT_LE(most, 64 * 1024);
+  EXPECT_GE(readyReads, static_cast<int>(payload.size() / (64 * 1024)));
+}
+
+// Transactions run on the LocalSocket's buffer, where the stream's bytes
+// land: a rollback keeps them, later bytes join them, a commit consumes.
+TEST(LocalSocket, TransactionsSpanBytesThatArriveLater) {
+  test::DescriptorLeakCheck leaks;
+  Link c;
+  ASSERT_TRUE(c.open());
+  c.peer->write("abc");
+  ASSERT_TRUE(test::runUntil([&] { return c.client.bytesAvailable() == 3; }));
+  c.client.startTransaction();
+  EXPECT_EQ(c.client.read(2), "ab");
+  c.client.rollbackTransaction();
+  EXPECT_EQ(c.client.bytesAvailable(), 3);
+  c.client.startTransaction();
+  EXPECT_EQ(c.client.read(3), "abc");
+  EXPECT_EQ(c.client.read(3), "") << "nothing more yet";
+  c.peer->write("def");
+  ASSERT_TRUE(test::runUntil([&] { return c.client.bytesAvailable() == 3; }));
+  EXPECT_EQ(c.client.read(3), "def");
+  c.client.commitTransaction();
+  EXPECT_EQ(c.client.bytesAvailable(), 0);
+  EXPECT_TRUE(c.client.atEnd());
 }
 
 TEST(LocalSocket, WriteOnAnUnconnectedSocketFails) {
