@@ -158,6 +158,7 @@ class AbstractSocket : public IODevice {
 
  protected:
   std::int64_t readData(char* data, std::int64_t maxSize) override;
+  void prepareRead(std::int64_t wanted, bool keep) override;
   std::int64_t writeData(const char* data, std::int64_t maxSize) override;
   void readBufferConsumed() override;
 

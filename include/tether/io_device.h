@@ -146,6 +146,14 @@ class IODevice : public Object {
   // paused reading because its buffer was full resumes here.
   virtual void readBufferConsumed() {}
 
+  // Called before a read the buffer cannot serve alone: `wanted` more bytes
+  // are asked for, and `keep` says they must stay in the buffer (peek,
+  // readLine, canReadLine, a transaction on a sequential device). A device
+  // that announces bytes it has left in the system, to read them straight
+  // into the caller's memory (AbstractSocket on a bulk stream), moves them
+  // into the buffer here when the read is small or must keep them.
+  virtual void prepareRead(std::int64_t /*wanted*/, bool /*keep*/) {}
+
   // The read buffer of a sequential device: subclasses that receive data
   // asynchronously append to it and emit readyRead.
   detail::ByteBuffer& readBuffer();

@@ -130,6 +130,8 @@ std::int64_t IODevice::readImpl(char* data, std::int64_t maxSize, bool peeking) 
   const std::int64_t savedPos = pos_;
   std::size_t offset = inTransaction ? static_cast<std::size_t>(transactionPos_) : 0;
   std::size_t consumed = 0;
+  if (sequential && maxSize > 0 && buffer_.size() < offset + static_cast<std::size_t>(maxSize))
+    prepareRead(maxSize - static_cast<std::int64_t>(buffer_.size() - std::min(buffer_.size(), offset)), keep);
 
   std::int64_t readSoFar = 0;
   char* unfiltered = data;  // start of the bytes text mode has not looked at yet
@@ -216,7 +218,9 @@ std::string IODevice::readAll() {
     errorString_ = refusal;
     return result;
   }
-  std::int64_t chunk = std::max(kChunk, bufferedBytes());
+  // A socket's bytesAvailable() includes bytes it announced but left in the
+  // system: they are read in one piece, straight into the result.
+  std::int64_t chunk = std::max(kChunk, isSequential() ? bytesAvailable() : bufferedBytes());
   if (!isSequential()) chunk = std::max(chunk, size() - pos_);
   for (;;) {
     const std::size_t old = result.size();
@@ -246,6 +250,7 @@ std::int64_t IODevice::readLine(char* data, std::int64_t maxSize) {
   const std::size_t offset = inTransaction ? static_cast<std::size_t>(transactionPos_) : 0;
   bool consumed = false;
   std::int64_t readSoFar = 0;
+  if (sequential && buffer_.find('\n', offset) == detail::ByteBuffer::npos) prepareRead(maxSize, true);
 
   // What is buffered first, up to and including a '\n'.
   if (buffer_.size() > offset) {
@@ -330,6 +335,11 @@ std::int64_t IODevice::readLineData(char* data, std::int64_t maxSize) {
 
 bool IODevice::canReadLine() const {
   const std::size_t offset = (isSequential() && transactionStarted_) ? static_cast<std::size_t>(transactionPos_) : 0;
+  if (buffer_.find('\n', offset) != detail::ByteBuffer::npos) return true;
+  if (!isSequential()) return false;
+  // Bytes a socket announced but left in the system come into the buffer to
+  // be looked at: the answer stays "can read", as it is for bytes buffered.
+  const_cast<IODevice*>(this)->prepareRead(kChunk, true);
   return buffer_.find('\n', offset) != detail::ByteBuffer::npos;
 }
 

@@ -202,6 +202,7 @@ bool AbstractSocket::flush() {
 }
 
 void AbstractSocket::close() {
+  d_->announced = 0;  // dropped with the read buffer
   auto token = lifeToken();
   IODevice::close();  // emits aboutToClose; drops the read buffer
   if (token.expired()) return;  // a slot of aboutToClose deleted the socket
@@ -214,13 +215,27 @@ void AbstractSocket::close() {
 
 bool AbstractSocket::atEnd() const { return bytesAvailable() == 0; }
 
-std::int64_t AbstractSocket::bytesAvailable() const { return IODevice::bytesAvailable(); }
+std::int64_t AbstractSocket::bytesAvailable() const { return IODevice::bytesAvailable() + d_->announced; }
 
 std::int64_t AbstractSocket::bytesToWrite() const {
   return static_cast<std::int64_t>(d_->writeBuffer.size()) + d_->fileBytesToWrite();
 }
 
-std::int64_t AbstractSocket::readData(char*, std::int64_t) { return d_->readDataResult(); }
+std::int64_t AbstractSocket::readData(char* data, std::int64_t maxSize) {
+  auto& d = *d_;
+  // Only a read of kDirectMin bytes or more gets here with bytes announced
+  // (prepareRead() took them into the buffer for any other).
+  if (d.announced > 0) return d.readDirect(data, maxSize);
+  if (maxSize >= detail::SocketPrivate::kDirectMin) d.largeReader = true;
+  return d.readDataResult();
+}
+
+void AbstractSocket::prepareRead(std::int64_t wanted, bool keep) {
+  auto& d = *d_;
+  if (d.announced == 0 || (!keep && wanted >= detail::SocketPrivate::kDirectMin)) return;
+  d.largeReader = false;  // this reader takes small pieces: buffer the stream again
+  d.takeAnnounced();
+}
 
 std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {
   auto& d = *d_;
@@ -326,6 +341,9 @@ bool AbstractSocket::waitForReadyRead(int msecs) {
     if (token.expired()) return false;
   }
   if (!d.flushNotes()) return false;
+  // Bytes already announced are not new: they move into the buffer, and the
+  // wait is for more.
+  if (d.announced > 0) d.takeAnnounced();
   while (d.state == ConnectedState || d.state == ClosingState) {
     if (!d.engine || !d.engine->isValid()) return false;
     bool readReady = false;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -304,6 +305,31 @@ class NativeSocketEngine final : public SocketEngine {
 
   bool wouldBlock() const override { return wouldBlock_; }
   bool lastReadDrained() const override { return drained_; }
+
+  std::int64_t pendingBytes() override {
+    if (type_ != SocketType::TcpSocket) return -1;
+    int n = 0;
+    if (::ioctl(socketFd(), FIONREAD, &n) != 0) return -1;
+    return n;
+  }
+
+  ssize_t readInto(char* data, std::size_t maxBytes) override {
+    wouldBlock_ = false;
+    for (;;) {
+      const ssize_t n = ::read(socketFd(), data, maxBytes);
+      if (n >= 0) {
+        drained_ = static_cast<std::size_t>(n) < maxBytes;
+        return n;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wouldBlock_ = true;
+        return -1;
+      }
+      failWith(errno, SocketCall::Read);
+      return -1;
+    }
+  }
 
   void shutdownWrite() override { ::shutdown(socketFd(), SHUT_WR); }
 

@@ -86,6 +86,13 @@ class SocketEngine {
   // cannot tell (TLS holds decrypted records of its own) return false and
   // are read until they would block.
   virtual bool lastReadDrained() const { return false; }
+  // Reading straight into the caller's memory (AbstractSocket on a bulk
+  // stream): the bytes the receive queue holds now, or -1 when the engine
+  // cannot tell or keeps bytes of its own (TLS records); then one read into
+  // `data`, with read()'s results. Engines that return -1 are always read
+  // into the buffer.
+  virtual std::int64_t pendingBytes() { return -1; }
+  virtual ssize_t readInto(char* /*data*/, std::size_t /*maxBytes*/) { return -1; }
   // Half-close: no more writes (FIN).
   virtual void shutdownWrite() = 0;
 

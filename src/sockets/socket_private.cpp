@@ -195,6 +195,15 @@ bool SocketPrivate::deliverReads() {
     const bool alive = flushNotes();
     if (!alive) return false;
     readingOn = false;
+    if (announced > 0) {
+      // The slot left announced bytes in the system. They move into the
+      // buffer, and reading goes on, as for any reader: a peer must never
+      // stall on a window that only a read from the application would open.
+      largeReader = false;
+      takeAnnounced();
+      readable = !readEof;
+      continue;
+    }
     if (flushPending) {
       flushPending = false;
       flushWrites();
@@ -207,7 +216,7 @@ bool SocketPrivate::deliverReads() {
       requestDeferred();
       return true;
     }
-    readFromSocket(kReadChunk);
+    if (!largeStream || !announceInPlace()) readFromSocket(kReadChunk);
   }
 }
 
@@ -231,7 +240,7 @@ void SocketPrivate::watchEvents(std::uint32_t events) {
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) peerHalfClosed = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     readable = true;
-    readFromSocket(kReadChunk);
+    if (!largeStream || !announceInPlace()) readFromSocket(kReadChunk);
   }
   if ((events & EPOLLOUT) && engine && hasPendingWrites()) flushWrites();
   finishDispatch();
@@ -424,6 +433,7 @@ void SocketPrivate::readFromSocket(std::size_t budget) {
     const ssize_t n = engine->read(buffer, limit);
     if (n > 0) {
       total += static_cast<std::size_t>(n);
+      largeStream = n >= kDirectMin;
       // The engine says the receive queue is empty: skip the read that
       // would only say EAGAIN (one system call per message). After the
       // peer's FIN (RDHUP) read on, to see the end of stream.
@@ -449,15 +459,70 @@ void SocketPrivate::readFromSocket(std::size_t budget) {
     break;
   }
   if (total > 0) {
+    // Bytes announced earlier and read now are not announced twice.
+    const auto old = std::min<std::int64_t>(announced, static_cast<std::int64_t>(total));
+    announced -= old;
+    if (static_cast<std::int64_t>(total) > old) note(Note::ReadyRead);
+  }
+  if (closed) endOfStream(failed);
+}
+
+void SocketPrivate::endOfStream(bool failed) {
+  readEof = true;  // nothing more to read; the close itself follows the data
+  eofPending = true;
+  announced = 0;
+  eofReason = failed ? engine->failure()
+                     : SocketFailure{SocketError::RemoteHostClosedError, 0, text::kRemoteHostClosed};
+  if (dispatching == 0 && flushing == 0) requestDeferred();
+}
+
+bool SocketPrivate::announceInPlace() {
+  if (!largeReader || peerHalfClosed || readBufferLimit > 0 || device != q || readEof) return false;
+  const std::int64_t n = engine->pendingBytes();
+  if (n == 0) {
+    // Bytes already read in place raised this edge: nothing new.
+    readable = false;
+    return true;
+  }
+  if (n < kDirectMin) {
+    largeStream = false;  // -1 (the engine cannot tell) included
+    return false;
+  }
+  // The kernel counts every byte it holds; new bytes raise a new edge.
+  readable = false;
+  if (n > announced) {
+    announced = n;
     note(Note::ReadyRead);
   }
-  if (closed) {
-    readEof = true;  // nothing more to read; the close itself follows the data
-    eofPending = true;
-    eofReason = failed ? engine->failure()
-                       : SocketFailure{SocketError::RemoteHostClosedError, 0, text::kRemoteHostClosed};
-    if (dispatching == 0 && flushing == 0) requestDeferred();
+  return true;
+}
+
+std::int64_t SocketPrivate::readDirect(char* data, std::int64_t maxSize) {
+  const ssize_t n = engine->readInto(data, static_cast<std::size_t>(maxSize));
+  if (n > 0) {
+    announced = std::max<std::int64_t>(announced - n, 0);
+    largeStream = n >= kDirectMin;
+    return n;
   }
+  announced = 0;
+  if (n < 0 && engine->wouldBlock()) return 0;
+  endOfStream(n < 0);  // as a read on the event path would have found it
+  return 0;
+}
+
+void SocketPrivate::takeAnnounced(bool closing) {
+  ByteBuffer& buffer = readBuffer();
+  while (announced > 0 && engine && engine->isValid()) {
+    const ssize_t n = engine->read(buffer, static_cast<std::size_t>(announced));
+    if (n > 0) {
+      announced -= std::min<std::int64_t>(announced, n);
+      continue;
+    }
+    if (n < 0 && engine->wouldBlock()) break;
+    if (!closing) endOfStream(n < 0);
+    break;
+  }
+  announced = 0;
 }
 
 void SocketPrivate::handleRemoteClose(const SocketFailure& reason) {
@@ -540,6 +605,9 @@ bool SocketPrivate::flushWrites() {
 void SocketPrivate::resetSocketLayer() {
   cancelConnectTimer();
   watchPending = false;
+  // Announced bytes stay readable after the socket closes, as buffered ones do.
+  if (announced > 0) takeAnnounced(true);
+  largeStream = false;
   if (engine) engine->close();
   readable = false;
   hasPendingData = false;

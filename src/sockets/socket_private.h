@@ -161,6 +161,24 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // kernel is drained, the buffer is full, or kReadBudget is spent (the
   // rest on the next deferred run). False if a slot destroyed the socket.
   bool deliverReads();
+  // A bulk stream read by an application that reads in large pieces is not
+  // copied through the read buffer: on a readiness edge the socket asks the
+  // kernel how many bytes wait (FIONREAD) and announces them, and a read()
+  // of kDirectMin bytes or more beyond the buffer takes them straight into
+  // the caller's memory (readDirect()). False when the edge is read the
+  // usual way (small or unknown amounts, end of stream near, a read buffer
+  // limit, a LocalSocket's stream).
+  bool announceInPlace();
+  static constexpr std::int64_t kDirectMin = 16 * 1024;
+  // AbstractSocket::readData() with announced bytes: one read into `data`.
+  std::int64_t readDirect(char* data, std::int64_t maxSize);
+  // Moves the announced bytes into the read buffer without announcing them
+  // again (small reads, peek, readLine, transactions, closing).
+  // `closing`: the socket layer goes; an end of stream found is not handled.
+  void takeAnnounced(bool closing = false);
+  // The stream ended (`failed`: with an error): handled once the notes
+  // before it are emitted.
+  void endOfStream(bool failed);
   bool flushWrites();  // true if anything was written
   void handleRemoteClose(const SocketFailure& reason);
 
@@ -195,6 +213,11 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // deliverReads() is emitting readyRead and reads on afterwards: the
   // application's read needs no deferred call to resume reading.
   bool readingOn = false;
+  // Reading in place (see announceInPlace()): the last read of the stream
+  // brought kDirectMin bytes or more, and the application's last read asked
+  // for that much beyond what was buffered.
+  bool largeStream = false;
+  bool largeReader = false;
   std::uint8_t optionsSet = 0;  // a bit per SocketOption in optionValues
   SocketType type;
   SocketState state = SocketState::UnconnectedState;
@@ -206,6 +229,11 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   std::shared_ptr<Dispatcher> dispatcher;
   std::unique_ptr<SocketEngine> engine;
   std::int64_t readBufferLimit = 0;
+  // Bytes announced with readyRead that are still in the kernel's receive
+  // queue: bytesAvailable() counts them, a large read() takes them straight
+  // into the caller's memory, anything else moves them into the buffer
+  // first (takeAnnounced()).
+  std::int64_t announced = 0;
   SmallQueue<Note> notes;
   ByteBuffer writeBuffer;
   // The device whose readyRead, bytesWritten and readChannelFinished the
