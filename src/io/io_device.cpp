@@ -218,9 +218,7 @@ std::string IODevice::readAll() {
     errorString_ = refusal;
     return result;
   }
-  // A socket's bytesAvailable() includes bytes it announced but left in the
-  // system: they are read in one piece, straight into the result.
-  std::int64_t chunk = std::max(kChunk, isSequential() ? bytesAvailable() : bufferedBytes());
+  std::int64_t chunk = std::max(kChunk, bufferedBytes());
   if (!isSequential()) chunk = std::max(chunk, size() - pos_);
   for (;;) {
     const std::size_t old = result.size();

@@ -202,11 +202,17 @@ bool AbstractSocket::flush() {
 }
 
 void AbstractSocket::close() {
-  d_->announced = 0;  // dropped with the read buffer
   auto token = lifeToken();
   IODevice::close();  // emits aboutToClose; drops the read buffer
   if (token.expired()) return;  // a slot of aboutToClose deleted the socket
   auto& d = *d_;
+  // Announced bytes go with the buffer. They are read out first: a socket
+  // closed with unread data in the kernel would end with a reset, not a FIN.
+  if (d.announced > 0) {
+    d.takeAnnounced(true);
+    d.readBuffer().clear();
+  }
+  d.largeReader = false;
   if (d.state != UnconnectedState) disconnectFromHost();
   d.localPort = d.peerPort = 0;
   d.localAddress = d.peerAddress = HostAddress();
@@ -223,18 +229,19 @@ std::int64_t AbstractSocket::bytesToWrite() const {
 
 std::int64_t AbstractSocket::readData(char* data, std::int64_t maxSize) {
   auto& d = *d_;
-  // Only a read of kDirectMin bytes or more gets here with bytes announced
-  // (prepareRead() took them into the buffer for any other).
+  // Only a read of kDirectMin bytes or more beyond the buffer gets here with
+  // bytes announced (prepareRead() took them into the buffer for any other).
   if (d.announced > 0) return d.readDirect(data, maxSize);
-  if (maxSize >= detail::SocketPrivate::kDirectMin) d.largeReader = true;
   return d.readDataResult();
 }
 
 void AbstractSocket::prepareRead(std::int64_t wanted, bool keep) {
   auto& d = *d_;
-  if (d.announced == 0 || (!keep && wanted >= detail::SocketPrivate::kDirectMin)) return;
-  d.largeReader = false;  // this reader takes small pieces: buffer the stream again
-  d.takeAnnounced();
+  // The reader's latest piece size decides whether the next edges are read
+  // in place; a small or keeping read takes announced bytes into the buffer.
+  const bool large = !keep && wanted >= detail::SocketPrivate::kDirectMin;
+  d.largeReader = large;
+  if (d.announced > 0 && !large) d.takeAnnounced();
 }
 
 std::int64_t AbstractSocket::writeData(const char* data, std::int64_t size) {

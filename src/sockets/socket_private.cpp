@@ -132,7 +132,10 @@ bool SocketPrivate::flushNotes() {
         if (emittingReadyRead) break;
         emittingReadyRead = true;
         alive = device->readyRead.emit();
-        if (alive) emittingReadyRead = false;
+        if (alive) {
+          emittingReadyRead = false;
+          if (announced > 0) settleAnnounced();
+        }
         break;
       case Note::BytesWritten:
         if (emittingBytesWritten) break;
@@ -195,15 +198,6 @@ bool SocketPrivate::deliverReads() {
     const bool alive = flushNotes();
     if (!alive) return false;
     readingOn = false;
-    if (announced > 0) {
-      // The slot left announced bytes in the system. They move into the
-      // buffer, and reading goes on, as for any reader: a peer must never
-      // stall on a window that only a read from the application would open.
-      largeReader = false;
-      takeAnnounced();
-      readable = !readEof;
-      continue;
-    }
     if (flushPending) {
       flushPending = false;
       flushWrites();
@@ -477,7 +471,9 @@ void SocketPrivate::endOfStream(bool failed) {
 }
 
 bool SocketPrivate::announceInPlace() {
-  if (!largeReader || peerHalfClosed || readBufferLimit > 0 || device != q || readEof) return false;
+  if (!largeReader || peerHalfClosed || readBufferLimit > 0 || device != q || readEof ||
+      state != SocketState::ConnectedState)
+    return false;
   const std::int64_t n = engine->pendingBytes();
   if (n == 0) {
     // Bytes already read in place raised this edge: nothing new.
@@ -512,17 +508,36 @@ std::int64_t SocketPrivate::readDirect(char* data, std::int64_t maxSize) {
 
 void SocketPrivate::takeAnnounced(bool closing) {
   ByteBuffer& buffer = readBuffer();
-  while (announced > 0 && engine && engine->isValid()) {
-    const ssize_t n = engine->read(buffer, static_cast<std::size_t>(announced));
+  std::int64_t want = announced;
+  // A limit set since the announcement holds: what does not fit stays in
+  // the kernel, uncounted, and is read (and announced) as it makes room.
+  if (!closing && readBufferLimit > 0)
+    want = std::min(want, std::max<std::int64_t>(readBufferLimit - static_cast<std::int64_t>(buffer.size()), 0));
+  announced = 0;
+  while (want > 0 && engine && engine->isValid()) {
+    const ssize_t n = engine->read(buffer, static_cast<std::size_t>(want));
     if (n > 0) {
-      announced -= std::min<std::int64_t>(announced, n);
+      want -= std::min<std::int64_t>(want, n);
       continue;
     }
     if (n < 0 && engine->wouldBlock()) break;
     if (!closing) endOfStream(n < 0);
     break;
   }
-  announced = 0;
+}
+
+void SocketPrivate::settleAnnounced() {
+  // The readyRead slot left announced bytes in the system. They move into
+  // the buffer and reading goes on, as for any reader: a peer must never
+  // stall on a window that only a read from the application would open.
+  largeReader = false;
+  takeAnnounced();
+  if (readEof || !engine) return;
+  readable = true;
+  if (!readingOn && !readPending) {  // deliverReads() reads on by itself
+    readPending = true;
+    requestDeferred();
+  }
 }
 
 void SocketPrivate::handleRemoteClose(const SocketFailure& reason) {

@@ -176,6 +176,9 @@ struct SocketPrivate final : EngineHandler, DeferredCall {
   // again (small reads, peek, readLine, transactions, closing).
   // `closing`: the socket layer goes; an end of stream found is not handled.
   void takeAnnounced(bool closing = false);
+  // After a readyRead emission (any path that emits it): announced bytes
+  // the slot left unread are taken into the buffer and reading resumes.
+  void settleAnnounced();
   // The stream ended (`failed`: with an error): handled once the notes
   // before it are emitted.
   void endOfStream(bool failed);

@@ -364,3 +364,53 @@ TEST(SocketInPlaceRead, WaitForReadyReadWaitsForNewBytesNotAnnouncedOnes) {
   got += link.receiver->readAll();
   EXPECT_TRUE(got == data + "more");
 }
+
+// A read buffer limit set in the in-place readyRead holds for the bytes the
+// slot leaves: no more than the limit is buffered, and the rest follows, in
+// order, as the reader makes room.
+TEST(SocketInPlaceRead, AReadBufferLimitSetInTheSlotHoldsForAnnouncedBytes) {
+  test::DescriptorLeakCheck leaks;
+  Link link;
+  ASSERT_TRUE(link.open());
+  ASSERT_TRUE(link.prime());
+  const std::string data = test::randomBytes(256 * 1024, 22);
+  std::int64_t announced = 0;
+  ASSERT_TRUE(onInPlaceReadyRead(link, data, [&] {
+    announced = link.receiver->bytesAvailable();
+    link.receiver->setReadBufferSize(4096);
+  }));
+  EXPECT_GT(announced, 4096);
+  EXPECT_EQ(link.receiver->buffered(), 4096);
+  EXPECT_EQ(link.receiver->bytesAvailable(), 4096);
+  std::string got;
+  auto c = link.receiver->readyRead.connect([&] { got += link.receiver->readAll(); });
+  got += link.receiver->readAll();
+  ASSERT_TRUE(test::runUntil([&] {
+    EXPECT_LE(link.receiver->buffered(), 4096);
+    return got.size() >= data.size();
+  }));
+  c.disconnect();
+  EXPECT_TRUE(got == data);
+}
+
+// close() in the in-place readyRead ends the connection with a FIN: the
+// reply written before it reaches the peer, whose socket sees the remote
+// close, not a reset.
+TEST(SocketInPlaceRead, CloseWithAnnouncedBytesEndsWithAFinNotAReset) {
+  test::DescriptorLeakCheck leaks;
+  Link link;
+  ASSERT_TRUE(link.open());
+  ASSERT_TRUE(link.prime());
+  const std::string data = test::randomBytes(48 * 1024, 23);
+  std::string reply;
+  std::vector<SocketError> errors;
+  link.sender.readyRead.connect([&] { reply += link.sender.readAll(); });
+  link.sender.errorOccurred.connect([&](SocketError e) { errors.push_back(e); });
+  ASSERT_TRUE(onInPlaceReadyRead(link, data, [&] {
+    link.receiver->write("bye");
+    link.receiver->close();
+  }));
+  ASSERT_TRUE(test::runUntil([&] { return link.sender.state() == SocketState::UnconnectedState; }));
+  EXPECT_EQ(reply, "bye");
+  EXPECT_EQ(errors, std::vector<SocketError>{SocketError::RemoteHostClosedError});
+}
