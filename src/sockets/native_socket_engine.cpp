@@ -223,22 +223,26 @@ class NativeSocketEngine final : public SocketEngine {
   ssize_t read(ByteBuffer& into, std::size_t maxBytes) override {
     wouldBlock_ = false;
     const std::size_t asked = into.readRoom(maxBytes);  // what one read can take
-    for (;;) {
-      const ssize_t n = into.readFromFd(socketFd(), maxBytes);
-      // A stream read that returns less than it had room for emptied the
-      // receive queue: new data raises a new edge.
-      if (n >= 0) {
-        drained_ = type_ == SocketType::TcpSocket && static_cast<std::size_t>(n) < asked;
-        return n;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wouldBlock_ = true;
-        return -1;
-      }
-      failWith(errno, SocketCall::Read);
+    ssize_t n;
+    do n = into.readFromFd(socketFd(), maxBytes);
+    while (n < 0 && errno == EINTR);
+    return readResult(n, asked);
+  }
+
+  // What one read system call that had room for `asked` bytes returned.
+  ssize_t readResult(ssize_t n, std::size_t asked) {
+    // A stream read that returns less than it had room for emptied the
+    // receive queue: new data raises a new edge.
+    if (n >= 0) {
+      drained_ = type_ == SocketType::TcpSocket && static_cast<std::size_t>(n) < asked;
+      return n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wouldBlock_ = true;
       return -1;
     }
+    failWith(errno, SocketCall::Read);
+    return -1;
   }
 
   ssize_t write(const iovec* buffers, int count) override {
@@ -315,20 +319,10 @@ class NativeSocketEngine final : public SocketEngine {
 
   ssize_t readInto(char* data, std::size_t maxBytes) override {
     wouldBlock_ = false;
-    for (;;) {
-      const ssize_t n = ::read(socketFd(), data, maxBytes);
-      if (n >= 0) {
-        drained_ = static_cast<std::size_t>(n) < maxBytes;
-        return n;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wouldBlock_ = true;
-        return -1;
-      }
-      failWith(errno, SocketCall::Read);
-      return -1;
-    }
+    ssize_t n;
+    do n = ::read(socketFd(), data, maxBytes);
+    while (n < 0 && errno == EINTR);
+    return readResult(n, maxBytes);
   }
 
   void shutdownWrite() override { ::shutdown(socketFd(), SHUT_WR); }
