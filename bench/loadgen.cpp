@@ -25,7 +25,8 @@
 //   churn    [close] C connects at a time, each waits for the server's close,
 //                    then resets its end and starts over
 //   udp      [udp]   S-byte datagrams through one connected UDP socket,
-//                    sendmmsg batches, as fast as possible
+//                    sendmmsg batches of segmented sends (UDP_SEGMENT),
+//                    as fast as possible
 // Exit status is non-zero on any failure (connect error, peer closed, ...).
 
 #include "loadgen.hpp"
