@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/test_support.h"
 #include "system/unique_fd.h"
@@ -283,6 +284,36 @@ TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
   ByteBuffer large;
   large.append(pattern(30000));
   EXPECT_EQ(large.data() - ByteBuffer::kPrepend, newest);
+}
+
+TEST(ByteBuffer, AReleasedMessageSizedBlockIsTakenByTheNextBufferOfThatSize) {
+  // 2 KiB to 16 KiB: past the allocator's own per-thread cache, so echoing
+  // 4 KiB messages would allocate and free two of them per message.
+  const ReleasedBlock block = fillEmptyAndRelease(4096);
+  ASSERT_GE(block.capacity, 2u * 1024);
+  ASSERT_LT(block.capacity, 16u * 1024);
+  ByteBuffer second;
+  second.append(pattern(3000, 1));
+  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start) << "the cached block, not a new allocation";
+  EXPECT_EQ(second.capacity(), block.capacity);
+  EXPECT_EQ(second.view(), pattern(3000, 1));
+}
+
+TEST(ByteBuffer, MessageSizedBlocksDoNotEvictTheCachedLargeBlock) {
+  const ReleasedBlock large = fillEmptyAndRelease(100000);
+  {
+    // More message-sized blocks than a cache keeps, all released.
+    std::vector<ByteBuffer> buffers(8);
+    for (ByteBuffer& b : buffers) {
+      b.append(pattern(5000));
+      b.consume(b.size());
+    }
+    for (ByteBuffer& b : buffers) b.releaseIfEmpty();
+  }
+  ByteBuffer big;
+  big.append(pattern(60000, 2));
+  EXPECT_EQ(big.data() - ByteBuffer::kPrepend, large.start);
+  EXPECT_EQ(big.view(), pattern(60000, 2));
 }
 
 namespace {

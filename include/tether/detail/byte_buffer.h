@@ -77,10 +77,10 @@ class ByteBuffer {
   std::size_t readRoom(std::size_t maxBytes = 0);
 
   // Lets the storage go if the buffer is empty and holds more than
-  // keepBytes; an idle connection then costs no buffer memory. Large blocks
-  // (16 KiB and more) go to a small per-thread cache (4 MiB at most) that
-  // the next buffer needing one takes them from, the rest back to the
-  // allocator.
+  // keepBytes; an idle connection then costs no buffer memory. Blocks of
+  // 2 KiB and more go to one of two small per-thread caches (2-16 KiB and
+  // 16 KiB-4 MiB) that the next buffer needing one takes them from, the
+  // rest back to the allocator.
   void releaseIfEmpty(std::size_t keepBytes = 0);
 
  private:
