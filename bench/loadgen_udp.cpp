@@ -29,9 +29,14 @@ namespace loadgen {
 
 namespace {
 
+#ifndef UDP_SEGMENT
+constexpr int UDP_SEGMENT = 103;  // linux/udp.h, kernel 4.18
+#endif
+
 constexpr std::size_t kSendBatch = 32;      // messages per sendmmsg
 constexpr std::size_t kMaxSegments = 128;   // datagrams per message (Linux's UDP_MAX_SEGMENTS since 6.x; 64 before)
 constexpr std::size_t kMaxUdpPayload = 65507;
+constexpr std::size_t kUdpIpHeaders = 28;   // IPv4 + UDP
 
 // The datagrams every message of a batch carries, one after another.
 struct Sender {
@@ -41,14 +46,28 @@ struct Sender {
   std::vector<char> payload;
 
   // Turns segmentation on with as many datagrams per message as fit in one
-  // UDP send; stays at one when the kernel refuses.
+  // UDP send, when a datagram fits the path's MTU (a segmented send of
+  // larger ones is refused, where plain sends would be fragmented); stays
+  // at one datagram per send when the kernel refuses.
   void setUp(int socket, std::size_t bytes) {
     fd = socket;
     size = bytes;
     segments = std::min(kMaxSegments, std::max<std::size_t>(1, kMaxUdpPayload / std::max<std::size_t>(1, bytes)));
+    int mtu = 0;
+    socklen_t mtuLength = sizeof mtu;
+    if (::getsockopt(fd, IPPROTO_IP, IP_MTU, &mtu, &mtuLength) != 0 || bytes + kUdpIpHeaders > static_cast<std::size_t>(mtu)) {
+      segments = 1;
+    }
     int gso = static_cast<int>(bytes);
     if (segments > 1 && (bytes == 0 || ::setsockopt(fd, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) != 0)) segments = 1;
     payload.assign(size * segments, 'x');
+  }
+
+  // Back to one datagram per send, segmentation off.
+  void plainSends() {
+    segments = 1;
+    int off = 0;
+    if (::setsockopt(fd, SOL_UDP, UDP_SEGMENT, &off, sizeof off) != 0) die_errno("setsockopt(UDP_SEGMENT)", errno);
   }
 
   // Sends batches until `end`; returns the datagrams the kernel took.
@@ -68,8 +87,11 @@ struct Sender {
         const int n = ::sendmmsg(fd, msgs.data(), kSendBatch, 0);
         if (n > 0) {
           sent += static_cast<unsigned long long>(n) * segments;
-        } else if (n < 0 && errno == EINVAL && segments > 1) {
+        } else if (n < 0 && errno == EINVAL && segments > 2) {
           segments /= 2;  // an older kernel's lower segment limit
+          break;
+        } else if (n < 0 && (errno == EINVAL || errno == EIO) && segments > 1) {
+          plainSends();  // segmentation refused (EIO: no checksum offload on an older kernel)
           break;
         } else if (n < 0 && errno != EINTR && errno != ENOBUFS && errno != EAGAIN &&
                    errno != ECONNREFUSED) {

@@ -47,6 +47,15 @@ void writeAll(int fd, const std::string& bytes) {
   }
 }
 
+// Runs a test's body on a thread of its own: the buffer's block caches are
+// per thread, so a body that counts on what they hold (nothing, or only
+// what it put there) must not see blocks that earlier tests in the same
+// process left behind.
+template <typename Body>
+void onFreshThread(Body body) {
+  std::thread(body).join();
+}
+
 }  // namespace
 
 TEST(ByteBuffer, StartsEmptyWithNoStorage) {
@@ -258,62 +267,70 @@ ReleasedBlock fillEmptyAndRelease(std::size_t bytes) {
 }  // namespace
 
 TEST(ByteBuffer, AReleasedLargeBlockIsTakenByTheNextBufferThatNeedsOne) {
-  const ReleasedBlock block = fillEmptyAndRelease(100000);
-  ByteBuffer second;
-  second.append(pattern(50000));
-  EXPECT_EQ(second.capacity(), block.capacity) << "the cached block, not a new 50 KB allocation";
-  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start);
-  EXPECT_EQ(second.view(), pattern(50000));
+  onFreshThread([] {
+    const ReleasedBlock block = fillEmptyAndRelease(100000);
+    ByteBuffer second;
+    second.append(pattern(50000));
+    EXPECT_EQ(second.capacity(), block.capacity) << "the cached block, not a new 50 KB allocation";
+    EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start);
+    EXPECT_EQ(second.view(), pattern(50000));
+  });
 }
 
-TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndSmallBlocksAreNotCached) {
-  // Both held at once, so that they are two different blocks.
-  ByteBuffer older;
-  older.append(pattern(200000));
-  older.consume(older.size());
-  ByteBuffer newer;
-  newer.append(pattern(200000));
-  newer.consume(newer.size());
-  const char* newest = newer.data() - ByteBuffer::kPrepend;
-  ASSERT_NE(older.data() - ByteBuffer::kPrepend, newest);
-  older.releaseIfEmpty();
-  newer.releaseIfEmpty();
-  ByteBuffer small;
-  small.append(pattern(100));
-  EXPECT_EQ(small.capacity(), ByteBuffer::kPrepend + 1024) << "a small buffer is a plain allocation";
-  ByteBuffer large;
-  large.append(pattern(30000));
-  EXPECT_EQ(large.data() - ByteBuffer::kPrepend, newest);
+TEST(ByteBuffer, TheNewestCachedBlockIsTakenFirstAndBlocksUnder2KiBAreNotCached) {
+  onFreshThread([] {
+    // Both held at once, so that they are two different blocks.
+    ByteBuffer older;
+    older.append(pattern(200000));
+    older.consume(older.size());
+    ByteBuffer newer;
+    newer.append(pattern(200000));
+    newer.consume(newer.size());
+    const char* newest = newer.data() - ByteBuffer::kPrepend;
+    ASSERT_NE(older.data() - ByteBuffer::kPrepend, newest);
+    older.releaseIfEmpty();
+    newer.releaseIfEmpty();
+    ByteBuffer small;
+    small.append(pattern(100));
+    EXPECT_EQ(small.capacity(), ByteBuffer::kPrepend + 1024) << "a block under 2 KiB is a plain allocation";
+    ByteBuffer large;
+    large.append(pattern(30000));
+    EXPECT_EQ(large.data() - ByteBuffer::kPrepend, newest);
+  });
 }
 
 TEST(ByteBuffer, AReleasedMessageSizedBlockIsTakenByTheNextBufferOfThatSize) {
-  // 2 KiB to 16 KiB: past the allocator's own per-thread cache, so echoing
-  // 4 KiB messages would allocate and free two of them per message.
-  const ReleasedBlock block = fillEmptyAndRelease(4096);
-  ASSERT_GE(block.capacity, 2u * 1024);
-  ASSERT_LT(block.capacity, 16u * 1024);
-  ByteBuffer second;
-  second.append(pattern(3000, 1));
-  EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start) << "the cached block, not a new allocation";
-  EXPECT_EQ(second.capacity(), block.capacity);
-  EXPECT_EQ(second.view(), pattern(3000, 1));
+  onFreshThread([] {
+    // 2 KiB to 16 KiB: past the allocator's own per-thread cache, so echoing
+    // 4 KiB messages would allocate and free two of them per message.
+    const ReleasedBlock block = fillEmptyAndRelease(4096);
+    ASSERT_GE(block.capacity, 2u * 1024);
+    ASSERT_LT(block.capacity, 16u * 1024);
+    ByteBuffer second;
+    second.append(pattern(3000, 1));
+    EXPECT_EQ(second.data() - ByteBuffer::kPrepend, block.start) << "the cached block, not a new allocation";
+    EXPECT_EQ(second.capacity(), block.capacity);
+    EXPECT_EQ(second.view(), pattern(3000, 1));
+  });
 }
 
 TEST(ByteBuffer, MessageSizedBlocksDoNotEvictTheCachedLargeBlock) {
-  const ReleasedBlock large = fillEmptyAndRelease(100000);
-  {
-    // More message-sized blocks than a cache keeps, all released.
-    std::vector<ByteBuffer> buffers(8);
-    for (ByteBuffer& b : buffers) {
-      b.append(pattern(5000));
-      b.consume(b.size());
+  onFreshThread([] {
+    const ReleasedBlock large = fillEmptyAndRelease(100000);
+    {
+      // More message-sized blocks than a cache keeps, all released.
+      std::vector<ByteBuffer> buffers(8);
+      for (ByteBuffer& b : buffers) {
+        b.append(pattern(5000));
+        b.consume(b.size());
+      }
+      for (ByteBuffer& b : buffers) b.releaseIfEmpty();
     }
-    for (ByteBuffer& b : buffers) b.releaseIfEmpty();
-  }
-  ByteBuffer big;
-  big.append(pattern(60000, 2));
-  EXPECT_EQ(big.data() - ByteBuffer::kPrepend, large.start);
-  EXPECT_EQ(big.view(), pattern(60000, 2));
+    ByteBuffer big;
+    big.append(pattern(60000, 2));
+    EXPECT_EQ(big.data() - ByteBuffer::kPrepend, large.start);
+    EXPECT_EQ(big.view(), pattern(60000, 2));
+  });
 }
 
 namespace {
@@ -329,21 +346,23 @@ struct HeldToThreadExit {
 }  // namespace
 
 TEST(ByteBuffer, ReadRoomCountsTheCachedBlockTheReadWillTake) {
-  // A buffer without storage reads into a cached block and the spill: the
-  // room it reports must be that, or the engine would take a full read for
-  // "queue emptied" (or a short one for "more waiting").
-  tether::test::DescriptorLeakCheck leaks;
-  const ReleasedBlock block = fillEmptyAndRelease(300000);
-  Pipe p = makePipe(true);
-  ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
-  const std::string payload = pattern(900 * 1024, 3);
-  writeAll(p.write.get(), payload);
+  onFreshThread([] {
+    // A buffer without storage reads into a cached block and the spill: the
+    // room it reports must be that, or the engine would take a full read for
+    // "queue emptied" (or a short one for "more waiting").
+    tether::test::DescriptorLeakCheck leaks;
+    const ReleasedBlock block = fillEmptyAndRelease(300000);
+    Pipe p = makePipe(true);
+    ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
+    const std::string payload = pattern(900 * 1024, 3);
+    writeAll(p.write.get(), payload);
 
-  ByteBuffer b;
-  const std::size_t room = b.readRoom();
-  EXPECT_EQ(room, block.capacity - ByteBuffer::kPrepend + ByteBuffer::kSpill);
-  EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(room));
-  EXPECT_EQ(b.view(), payload.substr(0, room));
+    ByteBuffer b;
+    const std::size_t room = b.readRoom();
+    EXPECT_EQ(room, block.capacity - ByteBuffer::kPrepend + ByteBuffer::kSpill);
+    EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(room));
+    EXPECT_EQ(b.view(), payload.substr(0, room));
+  });
 }
 
 TEST(ByteBuffer, BuffersDestroyedAtThreadExitGiveTheirBlocksBack) {
@@ -359,142 +378,172 @@ TEST(ByteBuffer, BuffersDestroyedAtThreadExitGiveTheirBlocksBack) {
   worker.join();
 }
 
+TEST(ByteBuffer, MessageSizedBlocksHeldAtThreadExitAreFreed) {
+  // As above for the 2-16 KiB cache: its blocks too must be freed when the
+  // thread ends, and a buffer destroyed after that must not put one back.
+  std::thread worker([] {
+    static thread_local HeldToThreadExit held;
+    const ReleasedBlock block = fillEmptyAndRelease(5000);  // the thread's first cached block
+    held.buffer.append(pattern(4000));  // grows into the cached block
+    EXPECT_EQ(held.buffer.data() - ByteBuffer::kPrepend, block.start);
+    EXPECT_EQ(held.buffer.size(), 4100u);
+    fillEmptyAndRelease(6000);  // one more kept when the thread ends
+  });
+  worker.join();
+}
+
 TEST(ByteBuffer, ReadFromFdWithoutStorageReadsIntoACachedBlock) {
-  tether::test::DescriptorLeakCheck leaks;
-  const ReleasedBlock block = fillEmptyAndRelease(300000);
-  Pipe p = makePipe();
-  writeAll(p.write.get(), "hello");
-  ByteBuffer b;
-  EXPECT_EQ(b.readFromFd(p.read.get()), 5);
-  EXPECT_EQ(b.view(), "hello");
-  EXPECT_EQ(b.capacity(), block.capacity);
-  EXPECT_EQ(b.data() - ByteBuffer::kPrepend, block.start);
+  onFreshThread([] {
+    tether::test::DescriptorLeakCheck leaks;
+    const ReleasedBlock block = fillEmptyAndRelease(300000);
+    Pipe p = makePipe();
+    writeAll(p.write.get(), "hello");
+    ByteBuffer b;
+    EXPECT_EQ(b.readFromFd(p.read.get()), 5);
+    EXPECT_EQ(b.view(), "hello");
+    EXPECT_EQ(b.capacity(), block.capacity);
+    EXPECT_EQ(b.data() - ByteBuffer::kPrepend, block.start);
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdReadsASmallPayload) {
-  tether::test::DescriptorLeakCheck leaks;
-  Pipe p = makePipe();
-  writeAll(p.write.get(), "hello");
-  ByteBuffer b;
-  EXPECT_EQ(b.readFromFd(p.read.get()), 5);
-  EXPECT_EQ(b.view(), "hello");
+  onFreshThread([] {
+    tether::test::DescriptorLeakCheck leaks;
+    Pipe p = makePipe();
+    writeAll(p.write.get(), "hello");
+    ByteBuffer b;
+    EXPECT_EQ(b.readFromFd(p.read.get()), 5);
+    EXPECT_EQ(b.view(), "hello");
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdFillsExactlyTheWritableSpaceWithoutGrowing) {
-  Pipe p = makePipe();
-  ByteBuffer b;
-  b.append("ab");
-  const std::size_t capacity = b.capacity();
-  const std::size_t writable = b.writableBytes();
-  const std::string payload = pattern(writable);
-  writeAll(p.write.get(), payload);
-  EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(writable));
-  EXPECT_EQ(b.capacity(), capacity);
-  EXPECT_EQ(b.view(), "ab" + payload);
+  onFreshThread([] {
+    Pipe p = makePipe();
+    ByteBuffer b;
+    b.append("ab");
+    const std::size_t capacity = b.capacity();
+    const std::size_t writable = b.writableBytes();
+    const std::string payload = pattern(writable);
+    writeAll(p.write.get(), payload);
+    EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(writable));
+    EXPECT_EQ(b.capacity(), capacity);
+    EXPECT_EQ(b.view(), "ab" + payload);
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdAppendsWhatSpillsPastTheWritableSpace) {
-  Pipe p = makePipe();
-  ByteBuffer b;
-  b.append("ab");
-  const std::size_t writable = b.writableBytes();
-  const std::string payload = pattern(writable + 5000, 1);
-  writeAll(p.write.get(), payload);
-  EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(payload.size()));
-  EXPECT_EQ(b.view(), "ab" + payload);
+  onFreshThread([] {
+    Pipe p = makePipe();
+    ByteBuffer b;
+    b.append("ab");
+    const std::size_t writable = b.writableBytes();
+    const std::string payload = pattern(writable + 5000, 1);
+    writeAll(p.write.get(), payload);
+    EXPECT_EQ(b.readFromFd(p.read.get()), static_cast<ssize_t>(payload.size()));
+    EXPECT_EQ(b.view(), "ab" + payload);
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdIntoAReleasedBufferUsesTheSpill) {
-  Pipe p = makePipe();
-  ByteBuffer b;
-  writeAll(p.write.get(), pattern(3000));
-  EXPECT_EQ(b.readFromFd(p.read.get()), 3000);
-  EXPECT_EQ(b.view(), pattern(3000));
+  onFreshThread([] {
+    Pipe p = makePipe();
+    ByteBuffer b;
+    writeAll(p.write.get(), pattern(3000));
+    EXPECT_EQ(b.readFromFd(p.read.get()), 3000);
+    EXPECT_EQ(b.view(), pattern(3000));
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdReadsAtMostWritableSpacePlusTheSpillPerCall) {
-  int fds[2];
-  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-  UniqueFd reader(fds[0]);
-  UniqueFd writerEnd(fds[1]);
-  const std::string payload = pattern(300 * 1024, 5);
-  std::thread writer([&] {
-    writeAll(writerEnd.get(), payload);
-    writerEnd.reset();
+  onFreshThread([] {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    UniqueFd reader(fds[0]);
+    UniqueFd writerEnd(fds[1]);
+    const std::string payload = pattern(300 * 1024, 5);
+    std::thread writer([&] {
+      writeAll(writerEnd.get(), payload);
+      writerEnd.reset();
+    });
+    ByteBuffer b;
+    int calls = 0;
+    for (;;) {
+      const std::size_t bound = b.readRoom();
+      EXPECT_LE(bound, b.writableBytes() + ByteBuffer::kSpill);
+      const ssize_t n = b.readFromFd(reader.get());
+      ASSERT_GE(n, 0) << std::strerror(errno);
+      if (n == 0) break;
+      EXPECT_LE(static_cast<std::size_t>(n), bound);
+      ++calls;
+    }
+    writer.join();
+    EXPECT_GE(calls, 2);
+    EXPECT_EQ(b.view(), payload);
   });
-  ByteBuffer b;
-  int calls = 0;
-  for (;;) {
-    const std::size_t bound = b.readRoom();
-    EXPECT_LE(bound, b.writableBytes() + ByteBuffer::kSpill);
-    const ssize_t n = b.readFromFd(reader.get());
-    ASSERT_GE(n, 0) << std::strerror(errno);
-    if (n == 0) break;
-    EXPECT_LE(static_cast<std::size_t>(n), bound);
-    ++calls;
-  }
-  writer.join();
-  EXPECT_GE(calls, 2);
-  EXPECT_EQ(b.view(), payload);
 }
 
 // With more bytes waiting than one call can take, every read takes exactly
 // readRoom(): the engine relies on "fewer than readRoom() = queue emptied".
 TEST(ByteBuffer, ReadFromFdTakesExactlyReadRoomWhenMoreIsWaiting) {
-  Pipe p = makePipe(true);
-  ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
-  const std::string payload = pattern(900 * 1024, 7);
-  writeAll(p.write.get(), payload);
+  onFreshThread([] {
+    Pipe p = makePipe(true);
+    ASSERT_GE(::fcntl(p.write.get(), F_SETPIPE_SZ, 1 << 20), 1 << 20) << std::strerror(errno);
+    const std::string payload = pattern(900 * 1024, 7);
+    writeAll(p.write.get(), payload);
 
-  ByteBuffer b;
-  std::string got;
-  auto take = [&](std::size_t maxBytes) {
-    const std::size_t room = b.readRoom(maxBytes);
-    const ssize_t n = b.readFromFd(p.read.get(), maxBytes);
-    EXPECT_EQ(n, static_cast<ssize_t>(room));
-    return room;
-  };
-  // Released buffer: the spill alone (one plain read).
-  EXPECT_EQ(take(0), ByteBuffer::kSpill);
-  // Partly full: writable space plus the spill (readv).
-  const std::size_t partly = b.writableBytes();
-  EXPECT_EQ(take(0), partly + ByteBuffer::kSpill);
-  // A limit inside the writable space.
-  b.prepareWrite(100);
-  EXPECT_EQ(take(10), 10u);
-  // Emptied with a large buffer kept: the buffer and the spill.
-  got.append(b.view());
-  b.clear();
-  ASSERT_GE(b.writableBytes(), ByteBuffer::kSpill);
-  const std::size_t whole = b.writableBytes() + ByteBuffer::kSpill;
-  EXPECT_EQ(take(0), whole);
-  got.append(b.view());
-  b.clear();
-  // A limit below the spill on an empty buffer.
-  EXPECT_EQ(take(777), 777u);
-  got.append(b.view());
-  b.clear();
-  for (;;) {
-    const ssize_t n = b.readFromFd(p.read.get());
-    if (n <= 0) break;
+    ByteBuffer b;
+    std::string got;
+    auto take = [&](std::size_t maxBytes) {
+      const std::size_t room = b.readRoom(maxBytes);
+      const ssize_t n = b.readFromFd(p.read.get(), maxBytes);
+      EXPECT_EQ(n, static_cast<ssize_t>(room));
+      return room;
+    };
+    // Released buffer: the spill alone (one plain read).
+    EXPECT_EQ(take(0), ByteBuffer::kSpill);
+    // Partly full: writable space plus the spill (readv).
+    const std::size_t partly = b.writableBytes();
+    EXPECT_EQ(take(0), partly + ByteBuffer::kSpill);
+    // A limit inside the writable space.
+    b.prepareWrite(100);
+    EXPECT_EQ(take(10), 10u);
+    // Emptied with a large buffer kept: the buffer and the spill.
     got.append(b.view());
     b.clear();
-  }
-  EXPECT_EQ(got, payload);
+    ASSERT_GE(b.writableBytes(), ByteBuffer::kSpill);
+    const std::size_t whole = b.writableBytes() + ByteBuffer::kSpill;
+    EXPECT_EQ(take(0), whole);
+    got.append(b.view());
+    b.clear();
+    // A limit below the spill on an empty buffer.
+    EXPECT_EQ(take(777), 777u);
+    got.append(b.view());
+    b.clear();
+    for (;;) {
+      const ssize_t n = b.readFromFd(p.read.get());
+      if (n <= 0) break;
+      got.append(b.view());
+      b.clear();
+    }
+    EXPECT_EQ(got, payload);
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdHonoursMaxBytes) {
-  Pipe p = makePipe();
-  writeAll(p.write.get(), pattern(5000));
-  ByteBuffer b;
-  b.append("x");
-  EXPECT_EQ(b.readFromFd(p.read.get(), 10), 10);
-  EXPECT_EQ(b.view(), "x" + pattern(5000).substr(0, 10));
-  // A limit past the writable space reads into the spill up to the limit.
-  ASSERT_LT(b.writableBytes(), 3000u);
-  EXPECT_EQ(b.readFromFd(p.read.get(), 3000), 3000);
-  EXPECT_EQ(b.readFromFd(p.read.get()), 1990);
-  EXPECT_EQ(b.view(), "x" + pattern(5000));
+  onFreshThread([] {
+    Pipe p = makePipe();
+    writeAll(p.write.get(), pattern(5000));
+    ByteBuffer b;
+    b.append("x");
+    EXPECT_EQ(b.readFromFd(p.read.get(), 10), 10);
+    EXPECT_EQ(b.view(), "x" + pattern(5000).substr(0, 10));
+    // A limit past the writable space reads into the spill up to the limit.
+    ASSERT_LT(b.writableBytes(), 3000u);
+    EXPECT_EQ(b.readFromFd(p.read.get(), 3000), 3000);
+    EXPECT_EQ(b.readFromFd(p.read.get()), 1990);
+    EXPECT_EQ(b.view(), "x" + pattern(5000));
+  });
 }
 
 TEST(ByteBuffer, ReadFromFdReturnsZeroAtEndOfStream) {
